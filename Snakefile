@@ -1,0 +1,22 @@
+# harness: one DAG from data to every thesis table and figure.
+# Embedded default: `snakemake -c2` (config.yaml). Thesis scale: `snakemake --profile slurm`
+# or `--profile gpu`, which layer config/thesis.yaml over config.yaml.
+from harness.core.config import validate_config
+
+
+configfile: "config.yaml"
+
+
+validate_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/odeen.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        rules.odeen_summary.output,
+        rules.results_index.output,
+    default_target: True

@@ -1,0 +1,180 @@
+"""The ``harness`` command line: one subcommand per pipeline step.
+
+Every Snakemake rule and every DVC stage runs exactly one of these commands, so a researcher can
+run any step by hand with the same result. Steps write outputs atomically, log to ``--log``, and
+stop with one line naming the cause on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# Nothing in a step may contact a model hub or dataset host (set before any library import).
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+               "DVC_NO_ANALYTICS": "1", "WANDB_MODE": "offline"}
+for _key, _value in OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+from harness import __version__  # noqa: E402
+from harness.core.errors import HarnessError  # noqa: E402
+from harness.core.logs import LOG, setup_logging  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- odeen
+def _odeen_universe(args):
+    from harness.odeen.data import write_universe
+
+    write_universe(args.out)
+
+
+def _odeen_tags(args):
+    from harness.odeen.data import read_universe, write_tags
+
+    write_tags(args.out, read_universe(args.universe))
+
+
+def _odeen_rules(args):
+    from harness.odeen import data
+
+    if args.tags:
+        rules, packed, _ = data.read_tags(args.tags)
+    else:
+        from harness.odeen.interpreter import tag_matrix
+
+        rules, packed = tag_matrix()
+    data.write_rules_tsv(args.out, data.rules_table(rules, packed))
+
+
+def _odeen_summary(args):
+    from harness.odeen import data
+
+    table = data.read_rules_tsv(args.rules)
+    metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
+    data.write_summary(metrics, hist, args.metrics, args.plot)
+    LOG.info("%s", metrics)
+
+
+def _odeen_label(args):
+    from harness.odeen.interpreter import label
+    from harness.odeen.language import OdeenSyntaxError, structure_from_str
+
+    try:
+        structures = [structure_from_str(s) for s in args.structures]
+        import numpy as np
+
+        labels = label(args.rule, np.stack(structures))
+    except (OdeenSyntaxError, ValueError) as err:
+        raise HarnessError(str(err)) from None
+    for s, lab in zip(args.structures, labels):
+        print(f"{s}\t{int(lab)}")
+
+
+# ----------------------------------------------------------------------------- tables
+def _tables_build(args):
+    from harness.tables.build import build_table
+
+    build_table(args.id, args.out_dir, scale=args.scale, ours=args.ours, figures_dir=args.figures_dir)
+
+
+def _tables_index(args):
+    from harness.tables.build import write_index
+
+    write_index(args.out, args.tables_dir, args.figures_dir)
+
+
+# ----------------------------------------------------------------------------- workflow
+def _config_check(args):
+    from harness.core.config import load_config
+
+    load_config(*args.config)
+    print("config ok: " + ", ".join(args.config))
+
+
+def _dvc_yaml(args):
+    from harness.workflow.dvc import write_dvc_yaml
+
+    write_dvc_yaml(args.out, configfiles=args.configfile, check=args.check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Reproduce the tables and figures of 'Harnessing the capabilities of "
+        "Generative Models' (Mariani, 2024). Each subcommand is one step of the Snakemake / DVC "
+        "pipeline; run `snakemake` or `dvc repro` for the whole thing.",
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
+
+    def step(group, name, func, help_text):
+        p = group.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--log", metavar="FILE", help="also write the step's log to FILE")
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        p.set_defaults(func=func)
+        return p
+
+    # odeen
+    odeen = families.add_parser("odeen", help="Odeen universe and rule language (thesis ch. 3)")
+    sub = odeen.add_subparsers(dest="step", metavar="STEP", required=True)
+    p = step(sub, "universe", _odeen_universe, "write the 117,649 structures of U, one per line")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "tags", _odeen_tags, "label every structure with every rule (bit-packed .npz)")
+    p.add_argument("--universe", required=True, metavar="FILE", help="from `harness odeen universe`")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "rules", _odeen_rules,
+             "write every rule in canonical order as TSV: rule, kind, n_tokens, n_positive, label_class")
+    p.add_argument("--tags", metavar="FILE", help="tag matrix to read (computed afresh if omitted)")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "summary", _odeen_summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)")
+    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
+    p.add_argument("--n-structures", type=int, default=117649)
+    p.add_argument("--bins", type=int, default=20)
+    p.add_argument("--metrics", required=True, metavar="JSON")
+    p.add_argument("--plot", required=True, metavar="CSV")
+    p = step(sub, "label", _odeen_label, "print the label RULE gives each STRUCTURE (e.g. 'b.aA.V')")
+    p.add_argument("rule")
+    p.add_argument("structures", nargs="+", metavar="STRUCTURE")
+
+    # tables
+    tables = families.add_parser("tables", help="thesis tables and figures registry")
+    sub = tables.add_subparsers(dest="step", metavar="STEP", required=True)
+    p = step(sub, "build", _tables_build,
+             "write results/tables/<id>.{md,tex,csv} with the thesis value beside ours")
+    p.add_argument("--id", required=True, help="registry id, e.g. table_3_1")
+    p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
+    p.add_argument("--ours", metavar="CSV", help="our values: CSV with columns row, column, ours")
+    p.add_argument("--out-dir", default="results/tables")
+    p.add_argument("--figures-dir", default="results/figures")
+    p = step(sub, "index", _tables_index, "write results/README.md indexing every table and figure")
+    p.add_argument("--out", default="results/README.md")
+    p.add_argument("--tables-dir", default="results/tables")
+    p.add_argument("--figures-dir", default="results/figures")
+
+    # workflow
+    wf = families.add_parser("workflow", help="config validation and the DVC view of the DAG")
+    sub = wf.add_subparsers(dest="step", metavar="STEP", required=True)
+    p = step(sub, "check-config", _config_check, "validate config files against the JSON schema")
+    p.add_argument("config", nargs="+")
+    p = step(sub, "dvc-yaml", _dvc_yaml, "generate dvc.yaml from the Snakemake DAG")
+    p.add_argument("--out", default="dvc.yaml")
+    p.add_argument("--configfile", nargs="*", default=["config.yaml"])
+    p.add_argument("--check", action="store_true", help="fail if --out differs from the generated file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log, args.verbose)
+    try:
+        args.func(args)
+    except HarnessError as err:
+        LOG.error("%s", err)
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, atomic outputs, logging, config. Never imports a family."""

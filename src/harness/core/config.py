@@ -1,0 +1,67 @@
+"""Config loading and validation against workflow/schemas/config.schema.yaml.
+
+An unknown key or a wrong type stops the run with one line naming the key and the problem.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from harness.core.errors import HarnessError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Recursive dict merge, as Snakemake layers several --configfile files."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        if err.schema.get("patternProperties"):
+            import re
+
+            patterns = list(err.schema["patternProperties"])
+            extra = [k for k in extra if not any(re.search(p, k) for p in patterns)]
+        return f"config: unknown key {', '.join(map(repr, extra))} in {where}"
+    return f"config: {where}: {err.message}"
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    with open(schema_path, encoding="utf-8") as fh:
+        schema = yaml.safe_load(fh)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise HarnessError(_describe(errors[0]))
+    return config
+
+
+def load_config(*paths: str | Path) -> dict:
+    config: dict = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh) or {}
+        except FileNotFoundError:
+            raise HarnessError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as err:
+            raise HarnessError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise HarnessError(f"config file {path} must hold a mapping")
+        config = merge(config, loaded)
+    return validate_config(config)

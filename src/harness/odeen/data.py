@@ -1,0 +1,137 @@
+"""Odeen artifacts of the DAG: universe file, bit-packed tag matrix, rules table, summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import zipfile
+from collections import Counter
+
+import numpy as np
+
+from harness.core.atomic import write_bytes_with, write_text
+from harness.core.errors import HarnessError
+from harness.core.logs import LOG
+from harness.odeen.interpreter import label_classes, popcount_rows, tag_matrix
+from harness.odeen.language import (
+    UNIVERSE_SIZE,
+    parse_rule,
+    structure_from_str,
+    structure_to_str,
+    universe,
+)
+
+RULES_TSV_COLUMNS = ("rule", "kind", "n_tokens", "n_positive", "label_class")
+
+
+def write_universe(path: str) -> None:
+    """One structure per line, in U's canonical order."""
+    text = "\n".join(structure_to_str(s) for s in universe()) + "\n"
+    write_text(path, text)
+    LOG.info("wrote %d structures to %s", UNIVERSE_SIZE, path)
+
+
+def read_universe(path: str) -> np.ndarray:
+    if not os.path.exists(path):
+        raise HarnessError(f"universe file {path} does not exist (run `harness odeen universe`)")
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                rows.append(structure_from_str(line.rstrip("\n")))
+            except ValueError as err:
+                raise HarnessError(f"{path} line {lineno}: {err}") from None
+    if not rows:
+        raise HarnessError(f"universe file {path} is empty")
+    return np.stack(rows)
+
+
+def write_tags(path: str, structures: np.ndarray) -> None:
+    rules, packed = tag_matrix(structures)
+    LOG.info("tag matrix: %d rules x %d structures, %.1f MB packed", len(rules),
+             len(structures), packed.nbytes / 1e6)
+
+    def save(fh):
+        np.savez(fh, packed=packed, rules=np.array(rules), n_structures=len(structures))
+
+    write_bytes_with(path, save)
+
+
+def read_tags(path: str) -> tuple[list[str], np.ndarray, int]:
+    if not os.path.exists(path):
+        raise HarnessError(f"tag matrix {path} does not exist (run `harness odeen tags`)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            packed, rules, n = z["packed"], z["rules"].tolist(), int(z["n_structures"])
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
+        raise HarnessError(f"tag matrix {path} is corrupt or not a harness tag file: {err}") from None
+    if packed.shape != (len(rules), (n + 7) // 8):
+        raise HarnessError(f"tag matrix {path}: shape {packed.shape} does not match {len(rules)} rules x {n} structures")
+    return rules, packed, n
+
+
+def rules_table(rules: list[str], packed: np.ndarray) -> list[dict]:
+    positives = popcount_rows(packed)
+    classes = label_classes(packed)
+    out = []
+    for rule, pos, cls in zip(rules, positives, classes):
+        tree = parse_rule(rule)
+        out.append({"rule": rule, "kind": tree.kind, "n_tokens": len(tree.tokens),
+                    "n_positive": int(pos), "label_class": int(cls)})
+    return out
+
+
+def write_rules_tsv(path: str, table: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=RULES_TSV_COLUMNS, delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    write_text(path, buf.getvalue())
+    LOG.info("wrote %d rules to %s", len(table), path)
+
+
+def read_rules_tsv(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        raise HarnessError(f"rules table {path} does not exist (run `harness odeen rules`)")
+    with open(path, encoding="utf-8") as fh:
+        reader = csv.DictReader(fh, delimiter="\t")
+        if tuple(reader.fieldnames or ()) != RULES_TSV_COLUMNS:
+            raise HarnessError(f"{path}: columns {reader.fieldnames} are not {list(RULES_TSV_COLUMNS)}")
+        return [dict(r, n_tokens=int(r["n_tokens"]), n_positive=int(r["n_positive"]),
+                     label_class=int(r["label_class"])) for r in reader]
+
+
+def summarise(table: list[dict], n_structures: int, bins: int = 20) -> tuple[dict, list[dict]]:
+    """Language statistics (DVC metrics) and the positive-rate histogram per kind (DVC plot)."""
+    kinds = Counter(r["kind"] for r in table)
+    metrics = {
+        "n_structures": n_structures,
+        "n_rules": len(table),
+        "n_label_classes": len({r["label_class"] for r in table}),
+        "rules_per_kind": dict(sorted(kinds.items())),
+        "n_rules_exactly_2": sum("exactly 2" in r["rule"] for r in table),
+        "n_rules_at_the_left_of": sum("at_the_left_of" in r["rule"] for r in table),
+        "max_tokens": max(r["n_tokens"] for r in table),
+        "n_rules_never_true": sum(r["n_positive"] == 0 for r in table),
+        "n_rules_always_true": sum(r["n_positive"] == n_structures for r in table),
+        "mean_positive_rate": float(np.mean([r["n_positive"] for r in table]) / n_structures),
+    }
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    hist = []
+    for kind in sorted(kinds):
+        rates = np.array([r["n_positive"] for r in table if r["kind"] == kind]) / n_structures
+        counts, _ = np.histogram(rates, bins=edges)
+        hist += [{"kind": kind, "positive_rate": round(float((lo + hi) / 2), 4), "n_rules": int(c)}
+                 for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
+    return metrics, hist
+
+
+def write_summary(metrics: dict, hist: list[dict], metrics_path: str, plot_path: str) -> None:
+    write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["kind", "positive_rate", "n_rules"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(hist)
+    write_text(plot_path, buf.getvalue())

@@ -1,0 +1,163 @@
+"""Table builder: thesis values beside ours, as long-form CSV, Markdown and LaTeX, plus the
+results index (results/README.md) that tells at a glance what is reproduced."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from harness.core.atomic import write_text
+from harness.core.errors import HarnessError
+from harness.core.logs import LOG
+from harness.tables.registry import Entry, get_entry, load_registry
+
+CSV_COLUMNS = ("row", "column", "thesis", "ours", "scale")
+
+
+def read_ours(path: str) -> dict[tuple[str, str], str]:
+    """Our values: a CSV with columns row, column, ours (other columns are ignored)."""
+    if not os.path.exists(path):
+        raise HarnessError(f"results file {path} does not exist")
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"row", "column", "ours"} - set(reader.fieldnames or ())
+        if missing:
+            raise HarnessError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return {(r["row"], r["column"]): r["ours"] for r in reader}
+
+
+def long_rows(entry: Entry, ours: dict[tuple[str, str], str], scale: str) -> list[dict]:
+    """Every cell of the thesis table, then the cells only we report (e.g. a substitute model)."""
+    thesis = {(r, c): v for r, c, v in entry.values}
+    cells = list(thesis) + [k for k in ours if k not in thesis]
+    return [{"row": r, "column": c, "thesis": thesis.get((r, c), ""), "ours": ours.get((r, c), ""),
+             "scale": scale} for r, c in cells]
+
+
+def _grid(rows: list[dict]) -> tuple[list[str], list[str], dict]:
+    row_names = list(dict.fromkeys(r["row"] for r in rows))
+    col_names = list(dict.fromkeys(r["column"] for r in rows))
+    return row_names, col_names, {(r["row"], r["column"]): r for r in rows}
+
+
+def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
+    row_names, col_names, cell = _grid(rows)
+    status = "regenerated" if any(r["ours"] for r in rows) else "pending"
+    header = ["", *[f"{c} ({who})" for c in col_names for who in ("thesis", "ours")]]
+    lines = [
+        f"# {entry.title}",
+        "",
+        entry.caption,
+        "",
+        f"Scale of our values: **{scale}**. Status: **{status}**. Thesis values are transcribed from "
+        "the thesis text; an empty *ours* cell has not been regenerated.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in row_names:
+        vals = []
+        for c in col_names:
+            item = cell.get((r, c), {})
+            vals += [item.get("thesis", ""), item.get("ours", "")]
+        lines.append("| " + " | ".join([r, *vals]).replace("\n", " ") + " |")
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+                "±": r"$\pm$", "|": r"$|$"}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(entry: Entry, rows: list[dict], scale: str) -> str:
+    row_names, col_names, cell = _grid(rows)
+    spec = "l" + "rr" * len(col_names)
+    top = " & ".join([""] + [rf"\multicolumn{{2}}{{c}}{{{tex_escape(c)}}}" for c in col_names])
+    sub = " & ".join([""] + ["thesis & ours"] * len(col_names))
+    body = []
+    for r in row_names:
+        vals = []
+        for c in col_names:
+            item = cell.get((r, c), {})
+            vals += [tex_escape(item.get("thesis", "")), tex_escape(item.get("ours", ""))]
+        body.append(" & ".join([tex_escape(r), *vals]) + r" \\")
+    label = entry.id.replace("_", ":", 1)
+    return "\n".join([
+        r"\begin{table}[t]", r"\centering",
+        rf"\caption{{{tex_escape(entry.caption)} Ours at the {scale} scale.}}",
+        rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{{spec}}}", r"\toprule", top + r" \\", sub + r" \\", r"\midrule",
+        *body, r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
+    ])
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def build_table(entry_id: str, out_dir: str, scale: str, ours: str | None = None,
+                figures_dir: str | None = None) -> list[dict]:
+    entry = get_entry(entry_id)
+    if entry.kind != "table":
+        raise HarnessError(f"{entry_id} is a figure: its family's rule draws it into {figures_dir}")
+    rows = long_rows(entry, read_ours(ours) if ours else {}, scale)
+    out = Path(out_dir)
+    write_text(out / f"{entry_id}.csv", to_csv(rows))
+    write_text(out / f"{entry_id}.md", to_markdown(entry, rows, scale))
+    write_text(out / f"{entry_id}.tex", to_latex(entry, rows, scale))
+    LOG.info("%s: %d cells, %d ours", entry_id, len(rows), sum(bool(r["ours"]) for r in rows))
+    return rows
+
+
+def table_status(csv_path: Path) -> tuple[str, str]:
+    """(status, scale) of a built table file; missing file -> not built."""
+    if not csv_path.exists():
+        return "not built", ""
+    with open(csv_path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    scale = rows[0]["scale"] if rows else ""
+    return ("regenerated" if any(r["ours"] for r in rows) else "pending"), scale
+
+
+def write_index(out: str, tables_dir: str, figures_dir: str) -> str:
+    base = Path(out).parent
+    lines = [
+        "# Results",
+        "",
+        "Every table and figure of the thesis that this pipeline regenerates, with its status.",
+        "Tables hold the thesis value beside ours (`results/tables/<id>.{md,csv,tex}`); figures are",
+        "`results/figures/<id>.png`. *pending* means the family that computes it has not landed",
+        "yet: its thesis values are transcribed, our column is empty. Built by `snakemake` (rule",
+        "`table` for tables, `results_index` for this page) or `dvc repro`.",
+        "",
+        "| id | status | scale | caption |",
+        "|---|---|---|---|",
+    ]
+    for entry in load_registry().values():
+        if entry.kind == "table":
+            path = Path(tables_dir) / f"{entry.id}.md"
+            status, scale = table_status(Path(tables_dir) / f"{entry.id}.csv")
+        else:
+            path = Path(figures_dir) / f"{entry.id}.png"
+            status, scale = ("regenerated", "") if path.exists() else ("pending", "")
+        link = os.path.relpath(path, base) if path.exists() else ""
+        name = f"[{entry.title}]({link})" if link else entry.title
+        lines.append(f"| {name} | {status} | {scale} | {entry.caption} |")
+    figures = [e for e in load_registry().values() if e.kind == "figure"]
+    lines += ["", "## What the thesis text says of each figure", ""]
+    for entry in figures:
+        claims = "; ".join(f"{r}: {v}" for r, _, v in entry.values)
+        lines.append(f"- **{entry.title}**: {claims}")
+    text = "\n".join(lines) + "\n"
+    write_text(out, text)
+    return text

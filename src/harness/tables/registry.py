@@ -1,0 +1,65 @@
+"""The registry of thesis tables and figures (registry.yaml beside this file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from harness.core.errors import HarnessError
+
+REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    kind: str  # table | figure
+    chapter: int
+    family: str
+    caption: str
+    values: tuple[tuple[str, str, str], ...]  # (row, column, thesis value as printed)
+
+    @property
+    def number(self) -> str:
+        return ".".join(self.id.split("_")[1:])
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind.capitalize()} {self.number}"
+
+    def rows(self) -> list[str]:
+        return list(dict.fromkeys(v[0] for v in self.values))
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(v[1] for v in self.values))
+
+
+@lru_cache(maxsize=None)
+def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    out: dict[str, Entry] = {}
+    for kind in ("tables", "figures"):
+        for item in raw[kind]:
+            values = tuple(tuple(str(x) for x in v) for v in item["values"])
+            bad = [v for v in values if len(v) != 3]
+            if bad:
+                raise HarnessError(f"registry {item['id']}: value rows need [row, column, thesis]: {bad[0]}")
+            cells = [(r, c) for r, c, _ in values]
+            if len(set(cells)) != len(cells):
+                raise HarnessError(f"registry {item['id']}: a (row, column) cell appears twice")
+            if item["id"] in out:
+                raise HarnessError(f"registry: duplicate id {item['id']}")
+            out[item["id"]] = Entry(item["id"], kind[:-1], int(item["chapter"]), item["family"],
+                                    item["caption"], values)
+    return out
+
+
+def get_entry(entry_id: str) -> Entry:
+    registry = load_registry()
+    if entry_id not in registry:
+        raise HarnessError(f"unknown table/figure id {entry_id!r} (known: {', '.join(registry)})")
+    return registry[entry_id]

@@ -1,0 +1,79 @@
+# Odeen universe and rule language (thesis ch. 3.3; shared/reference/odeen.md).
+
+
+rule odeen_universe:
+    output:
+        "data/odeen/universe.txt",
+    log:
+        log_path("odeen/universe"),
+    benchmark:
+        bench_path("odeen/universe")
+    resources:
+        mem_mb=res("odeen_universe", "mem_mb"),
+        runtime=res("odeen_universe", "runtime"),
+        cpus_per_task=res("odeen_universe", "cpus_per_task"),
+    conda:
+        "../../envs/odeen.yaml"
+    shell:
+        "harness odeen universe --out {output} --log {log}"
+
+
+rule odeen_tags:
+    input:
+        rules.odeen_universe.output,
+    output:
+        "data/odeen/tags.npz",
+    log:
+        log_path("odeen/tags"),
+    benchmark:
+        bench_path("odeen/tags")
+    resources:
+        mem_mb=res("odeen_tags", "mem_mb"),
+        runtime=res("odeen_tags", "runtime"),
+        cpus_per_task=res("odeen_tags", "cpus_per_task"),
+    conda:
+        "../../envs/odeen.yaml"
+    shell:
+        "harness odeen tags --universe {input} --out {output} --log {log}"
+
+
+rule odeen_rules:
+    input:
+        rules.odeen_tags.output,
+    output:
+        "data/odeen/rules.tsv",
+    log:
+        log_path("odeen/rules"),
+    benchmark:
+        bench_path("odeen/rules")
+    resources:
+        mem_mb=res("odeen_rules", "mem_mb"),
+        runtime=res("odeen_rules", "runtime"),
+        cpus_per_task=res("odeen_rules", "cpus_per_task"),
+    conda:
+        "../../envs/odeen.yaml"
+    shell:
+        "harness odeen rules --tags {input} --out {output} --log {log}"
+
+
+rule odeen_summary:
+    input:
+        rules.odeen_rules.output,
+    output:
+        metrics="results/odeen/language.json",
+        plot="results/odeen/positive_rates.csv",
+    params:
+        bins=config["odeen"]["histogram_bins"],
+    log:
+        log_path("odeen/summary"),
+    benchmark:
+        bench_path("odeen/summary")
+    resources:
+        mem_mb=res("odeen_summary", "mem_mb"),
+        runtime=res("odeen_summary", "runtime"),
+        cpus_per_task=res("odeen_summary", "cpus_per_task"),
+    conda:
+        "../../envs/odeen.yaml"
+    shell:
+        "harness odeen summary --rules {input} --bins {params.bins}"
+        " --metrics {output.metrics} --plot {output.plot} --log {log}"
