@@ -2,6 +2,7 @@
 import os
 
 from harness.cli import OFFLINE_ENV
+from harness.workflow.params import ConfigParam
 
 # No step contacts a model hub or dataset host: jobs inherit these (local and SLURM alike).
 os.environ.update(OFFLINE_ENV)
@@ -19,3 +20,8 @@ def log_path(name):
 
 def bench_path(name):
     return f"logs/benchmarks/{name}.tsv"
+
+
+def cfg(key):
+    """A config value as a rule param that remembers its key (for dvc.yaml `params:`)."""
+    return ConfigParam(config, key)

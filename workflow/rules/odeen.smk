@@ -63,7 +63,9 @@ rule odeen_summary:
         metrics="results/odeen/language.json",
         plot="results/odeen/positive_rates.csv",
     params:
-        bins=config["odeen"]["histogram_bins"],
+        bins=cfg("odeen.histogram_bins"),
+        plot_x="positive_rate",
+        plot_y="n_rules",
     log:
         log_path("odeen/summary"),
     benchmark:

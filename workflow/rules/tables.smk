@@ -33,7 +33,7 @@ rule table:
             labels={"table": "{table}"},
         ),
     params:
-        scale=config["scale"],
+        scale=cfg("scale"),
         ours=ours_option,
         caption=lambda wildcards: REGISTRY[wildcards.table].caption,
     log:

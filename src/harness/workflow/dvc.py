@@ -1,0 +1,121 @@
+"""Generate dvc.yaml from the Snakemake DAG: one stage per job, the very same shell command.
+
+Deps are the job's inputs plus the source of the harness family the command runs; outs are the
+job's outputs (results/ is committed to git, so its files are `cache: false`; data/ is cached
+by DVC). Outputs named ``metrics`` become DVC metrics, outputs named ``plot`` DVC plots (axes
+from the rule's ``plot_x`` / ``plot_y`` params), and params that came from ``cfg("a.b")`` are
+declared as ``config.yaml`` params of the stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import yaml
+
+from harness.core.atomic import write_text
+from harness.core.errors import HarnessError
+from harness.workflow.params import ConfigParam
+
+HEADER = (
+    "# Generated from the Snakemake DAG by `harness workflow dvc-yaml`; do not edit by hand.\n"
+    "# Each stage runs the same command as the Snakemake rule of the same name.\n"
+)
+
+
+def dag_jobs(snakefile: str = "Snakefile", configfiles: list[str] | None = None) -> list:
+    """All jobs of the DAG (as if every output were missing), in topological order."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (
+        ConfigSettings,
+        DAGSettings,
+        OutputSettings,
+        Quietness,
+        ResourceSettings,
+    )
+
+    configfiles = [Path(c) for c in (configfiles or ["config.yaml"])]
+    with contextlib.redirect_stdout(io.StringIO()), SnakemakeApi(
+        OutputSettings(quiet={Quietness.ALL})
+    ) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(configfiles=configfiles),
+            snakefile=Path(snakefile),
+            workdir=Path.cwd(),
+        )
+        workflow = workflow_api.dag(DAGSettings(forceall=True)).workflow_api._workflow
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
+        workflow._build_dag()
+        return [job for level in workflow.dag.toposorted() for job in sorted(level, key=stage_name)]
+
+
+def stage_name(job) -> str:
+    return "_".join([job.rule.name, *[str(v) for v in job.wildcards]])
+
+
+def family_source(cmd: str) -> str | None:
+    parts = cmd.split()
+    if len(parts) > 1 and parts[0] == "harness" and Path("src/harness", parts[1]).is_dir():
+        return f"src/harness/{parts[1]}"
+    return None
+
+
+def stage_for(job) -> dict:
+    cmd = " ".join(str(job.shellcmd).split())
+    deps = [str(f) for f in job.input]
+    src = family_source(cmd)
+    if src:
+        deps.append(src)
+    params = sorted({p.key for p in job.rule.params if isinstance(p, ConfigParam)})
+    named = dict(job.rule.output._names) if hasattr(job.rule.output, "_names") else {}
+    kinds = {}
+    for name, (start, end) in named.items():
+        for f in list(job.output)[start : (end if end is not None else start + 1)]:
+            kinds[str(f)] = name
+    raw_params = dict(job.rule.params.items())
+    stage: dict = {"cmd": cmd, "deps": deps}
+    if params:
+        stage["params"] = [{"config.yaml": params}]
+    outs, metrics, plots = [], [], []
+    for f in map(str, job.output):
+        committed = f.startswith("results/")
+        if kinds.get(f) == "metrics":
+            metrics.append({f: {"cache": False}})
+        elif kinds.get(f) == "plot":
+            props = {"cache": False}
+            for axis in ("x", "y"):
+                if f"plot_{axis}" in raw_params:
+                    props[axis] = str(raw_params[f"plot_{axis}"])
+            plots.append({f: props})
+        else:
+            outs.append({f: {"cache": False}} if committed else f)
+    for key, value in (("outs", outs), ("metrics", metrics), ("plots", plots)):
+        if value:
+            stage[key] = value
+    return stage
+
+
+def generate(configfiles: list[str] | None = None) -> str:
+    stages = {}
+    for job in dag_jobs(configfiles=configfiles):
+        if not job.rule.shellcmd:
+            continue  # target-only rules such as `all`
+        stages[stage_name(job)] = stage_for(job)
+    if not stages:
+        raise HarnessError("the Snakemake DAG has no shell jobs")
+    body = yaml.safe_dump({"stages": stages}, sort_keys=False, width=1000, allow_unicode=True)
+    return HEADER + body
+
+
+def write_dvc_yaml(out: str, configfiles: list[str] | None = None, check: bool = False) -> None:
+    text = generate(configfiles)
+    if check:
+        current = Path(out).read_text(encoding="utf-8") if os.path.exists(out) else ""
+        if current != text:
+            raise HarnessError(f"{out} is stale: regenerate it with `harness workflow dvc-yaml --out {out}`")
+        return
+    write_text(out, text)
