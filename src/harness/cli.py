@@ -53,6 +53,8 @@ def _odeen_summary(args):
     table = data.read_rules_tsv(args.rules)
     metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
     data.write_summary(metrics, hist, args.metrics, args.plot)
+    if args.figure:
+        data.plot_positive_rates(hist, args.figure)
     LOG.info("%s", metrics)
 
 
@@ -133,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", type=int, default=20)
     p.add_argument("--metrics", required=True, metavar="JSON")
     p.add_argument("--plot", required=True, metavar="CSV")
+    p.add_argument("--figure", metavar="PNG", help="also draw the histogram")
     p = step(sub, "label", _odeen_label, "print the label RULE gives each STRUCTURE (e.g. 'b.aA.V')")
     p.add_argument("rule")
     p.add_argument("structures", nargs="+", metavar="STRUCTURE")

@@ -62,6 +62,11 @@ rule odeen_summary:
     output:
         metrics="results/odeen/language.json",
         plot="results/odeen/positive_rates.csv",
+        figure=report(
+            "results/odeen/positive_rates.png",
+            caption="../report/odeen_positive_rates.rst",
+            category="Odeen",
+        ),
     params:
         bins=cfg("odeen.histogram_bins"),
         plot_x="positive_rate",
@@ -78,4 +83,4 @@ rule odeen_summary:
         "../../envs/odeen.yaml"
     shell:
         "harness odeen summary --rules {input} --bins {params.bins}"
-        " --metrics {output.metrics} --plot {output.plot} --log {log}"
+        " --metrics {output.metrics} --plot {output.plot} --figure {output.figure} --log {log}"

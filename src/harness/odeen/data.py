@@ -135,3 +135,29 @@ def write_summary(metrics: dict, hist: list[dict], metrics_path: str, plot_path:
     writer.writeheader()
     writer.writerows(hist)
     write_text(plot_path, buf.getvalue())
+
+
+def plot_positive_rates(hist: list[dict], path: str) -> None:
+    """Histogram of the fraction of U each rule labels positive, one panel per rule kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from harness.core.atomic import atomic_path
+
+    kinds = list(dict.fromkeys(h["kind"] for h in hist))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3), sharex=True)
+    for ax, kind in zip(np.atleast_1d(axes), kinds):
+        rows = [h for h in hist if h["kind"] == kind]
+        centres = [h["positive_rate"] for h in rows]
+        width = centres[1] - centres[0] if len(centres) > 1 else 1.0
+        ax.bar(centres, [h["n_rules"] for h in rows], width=width * 0.9, color="#4c72b0")
+        ax.set_title(f"{kind} ({sum(h['n_rules'] for h in rows)} rules)")
+        ax.set_xlabel("fraction of U labelled positive")
+    np.atleast_1d(axes)[0].set_ylabel("rules")
+    fig.suptitle("Odeen rule language: how much of the universe each rule accepts")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
