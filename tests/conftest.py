@@ -1,0 +1,54 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# Workflow files a copy of the pipeline needs to run somewhere else.
+WORKFLOW_FILES = ["Snakefile", "workflow", "config.yaml", "config", "slurm", "gpu", "envs", "dvc.yaml"]
+
+
+def run(cmd, cwd=None, check=True, env=None, timeout=900):
+    """Run a command with the venv's tools first on PATH; return the CompletedProcess."""
+    full_env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, text=True, capture_output=True, timeout=timeout,
+                          shell=isinstance(cmd, str))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def copy_workflow(dest: Path, with_src: bool = False) -> Path:
+    for name in WORKFLOW_FILES + (["src", "pyproject.toml"] if with_src else []):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def workflow_dir(tmp_path):
+    return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def tags():
+    """The full tag matrix of the language over U (computed once per test session)."""
+    from harness.odeen.interpreter import tag_matrix
+
+    return tag_matrix()
+
+
+@pytest.fixture(scope="session")
+def rules_table(tags):
+    from harness.odeen.data import rules_table
+
+    rules, packed = tags
+    return rules_table(rules, packed)

@@ -1,0 +1,47 @@
+"""Config validation: unknown keys and wrong types stop with one line naming the key."""
+
+import pytest
+import yaml
+
+from harness.core.config import REPO_ROOT, load_config, validate_config
+from harness.core.errors import HarnessError
+
+
+def embedded():
+    return yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+
+
+def test_shipped_configs_validate():
+    assert load_config(REPO_ROOT / "config.yaml")["scale"] == "embedded"
+    thesis = load_config(REPO_ROOT / "config.yaml", REPO_ROOT / "config" / "thesis.yaml")
+    assert thesis["scale"] == "thesis" and thesis["device"] == "cuda"
+    assert thesis["odeen"] == embedded()["odeen"]  # layered, not replaced
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["odeen"].update(foo=1), "config: unknown key 'foo' in odeen"),
+        (lambda c: c.update(colour="red"), "config: unknown key 'colour' in <top level>"),
+        (lambda c: c["odeen"].update(histogram_bins="20"), "config: odeen.histogram_bins: '20' is not of type 'integer'"),
+        (lambda c: c.update(scale="huge"), "config: scale: 'huge' is not one of"),
+        (lambda c: c["resources"]["default"].update(gpus=1), "config: unknown key 'gpus' in resources.default"),
+        (lambda c: c.pop("seed"), "'seed' is a required property"),
+    ],
+)
+def test_bad_config_one_line(mutate, message):
+    config = embedded()
+    mutate(config)
+    with pytest.raises(HarnessError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(HarnessError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("scale: [embedded\n")
+    with pytest.raises(HarnessError, match="not valid YAML"):
+        load_config(broken)
