@@ -16,7 +16,7 @@ include: "workflow/rules/tables.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.odeen_summary.output,
         rules.results_index.output,
-    default_target: True

@@ -16,14 +16,24 @@ def run(cmd, cwd=None, check=True, env=None, timeout=900):
     """Run a command with the venv's tools first on PATH; return the CompletedProcess."""
     full_env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     full_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=cwd, env=full_env, text=True, capture_output=True, timeout=timeout,
-                          shell=isinstance(cmd, str))
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        shell=isinstance(cmd, str),
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 
 def copy_workflow(dest: Path, with_src: bool = False) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES + (["src", "pyproject.toml"] if with_src else []):
         src = REPO / name
         if src.is_dir():

@@ -34,7 +34,10 @@ def test_universe_rules_summary_steps(tmp_path, capsys):
     assert main(["odeen", "universe", "--out", str(uni)]) == 0
     lines = uni.read_text().splitlines()
     assert len(lines) == 117649 and lines[0] == "......" and lines[-1] == "VVVVVV"
-    assert main(["odeen", "tags", "--universe", str(uni), "--out", str(tags), "--log", str(tmp_path / "l.log")]) == 0
+    assert (
+        main(["odeen", "tags", "--universe", str(uni), "--out", str(tags), "--log", str(tmp_path / "l.log")])
+        == 0
+    )
     assert "tag matrix: 24794 rules x 117649 structures" in (tmp_path / "l.log").read_text()
     with np.load(tags) as z:
         assert z["packed"].shape == (24794, 14707) and int(z["n_structures"]) == 117649
@@ -44,12 +47,21 @@ def test_universe_rules_summary_steps(tmp_path, capsys):
     assert len(rows) == 24795
     assert rows[1] == "at_least 1 block\tsimple\t3\t102024\t0"  # 7**6 - 5**6 structures hold a block
     metrics, plot = tmp_path / "m.json", tmp_path / "p.csv"
-    assert main(["odeen", "summary", "--rules", str(rules), "--metrics", str(metrics), "--plot", str(plot)]) == 0
+    assert (
+        main(["odeen", "summary", "--rules", str(rules), "--metrics", str(metrics), "--plot", str(plot)]) == 0
+    )
     m = json.loads(metrics.read_text())
     assert m["n_rules"] == 24794 and m["rules_per_kind"]["relational"] == 5488
     assert m["n_rules_exactly_2"] == 5894 and m["max_tokens"] == 11
     assert sum(int(line.split(",")[2]) for line in plot.read_text().splitlines()[1:]) == 24794
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.log", "m.json", "p.csv", "r.tsv", "t.npz", "u.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "l.log",
+        "m.json",
+        "p.csv",
+        "r.tsv",
+        "t.npz",
+        "u.txt",
+    ]
 
 
 def test_bad_inputs_leave_no_partial_output(tmp_path):
@@ -59,11 +71,13 @@ def test_bad_inputs_leave_no_partial_output(tmp_path):
     proc = run(["harness", "odeen", "tags", "--universe", str(corrupt), "--out", str(out)], check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"harness: error: {corrupt} line 2: bad structure 'bbbbbX': need 6 symbols from '.bBaAvV'")
+        f"harness: error: {corrupt} line 2: bad structure 'bbbbbX': need 6 symbols from '.bBaAvV'"
+    )
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
-    missing = run(["harness", "odeen", "tags", "--universe", str(tmp_path / "nope.txt"), "--out", str(out)],
-                  check=False)
+    missing = run(
+        ["harness", "odeen", "tags", "--universe", str(tmp_path / "nope.txt"), "--out", str(out)], check=False
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr.splitlines()[-1]
 
     fake = tmp_path / "tags.npz"

@@ -23,9 +23,15 @@ def test_shipped_configs_validate():
     [
         (lambda c: c["odeen"].update(foo=1), "config: unknown key 'foo' in odeen"),
         (lambda c: c.update(colour="red"), "config: unknown key 'colour' in <top level>"),
-        (lambda c: c["odeen"].update(histogram_bins="20"), "config: odeen.histogram_bins: '20' is not of type 'integer'"),
+        (
+            lambda c: c["odeen"].update(histogram_bins="20"),
+            "config: odeen.histogram_bins: '20' is not of type 'integer'",
+        ),
         (lambda c: c.update(scale="huge"), "config: scale: 'huge' is not one of"),
-        (lambda c: c["resources"]["default"].update(gpus=1), "config: unknown key 'gpus' in resources.default"),
+        (
+            lambda c: c["resources"]["default"].update(gpus=1),
+            "config: unknown key 'gpus' in resources.default",
+        ),
         (lambda c: c.pop("seed"), "'seed' is a required property"),
     ],
 )

@@ -8,8 +8,23 @@ from harness.core.errors import HarnessError
 from harness.tables.build import build_table, tex_escape, write_index
 from harness.tables.registry import get_entry, load_registry
 
-ISSUE_TABLES = ["3_1", "3_2", "4_3", "5_1", "5_2", "5_3", "5_4", "5_5",
-                "6_1", "6_2", "6_3", "6_4", "6_5", "6_8", "7_1"]
+ISSUE_TABLES = [
+    "3_1",
+    "3_2",
+    "4_3",
+    "5_1",
+    "5_2",
+    "5_3",
+    "5_4",
+    "5_5",
+    "6_1",
+    "6_2",
+    "6_3",
+    "6_4",
+    "6_5",
+    "6_8",
+    "7_1",
+]
 ISSUE_FIGURES = ["3_6", "4_2", "6_4", "6_5", "7_3"]
 
 
@@ -30,7 +45,9 @@ def test_registry_transcriptions_spot_checks():
     assert get_entry("table_6_2").rows()[:2] == ["Demucs", "Demucs + Gibbs (512 steps)"]
     assert len(get_entry("table_6_3").values) == 14
     assert len(get_entry("table_7_1").values) == 16
-    assert {(r, c): v for r, c, v in get_entry("table_5_1").values}[("MNIST", "Likelihood density")] == "1.49 %"
+    assert {(r, c): v for r, c, v in get_entry("table_5_1").values}[
+        ("MNIST", "Likelihood density")
+    ] == "1.49 %"
 
 
 def test_build_pending_table(tmp_path):

@@ -12,8 +12,13 @@ import os
 import sys
 
 # Nothing in a step may contact a model hub or dataset host (set before any library import).
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-               "DVC_NO_ANALYTICS": "1", "WANDB_MODE": "offline"}
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "WANDB_MODE": "offline",
+}
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)
 
@@ -125,11 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = step(sub, "tags", _odeen_tags, "label every structure with every rule (bit-packed .npz)")
     p.add_argument("--universe", required=True, metavar="FILE", help="from `harness odeen universe`")
     p.add_argument("--out", required=True, metavar="FILE")
-    p = step(sub, "rules", _odeen_rules,
-             "write every rule in canonical order as TSV: rule, kind, n_tokens, n_positive, label_class")
+    p = step(
+        sub,
+        "rules",
+        _odeen_rules,
+        "write every rule in canonical order as TSV: rule, kind, n_tokens, n_positive, label_class",
+    )
     p.add_argument("--tags", metavar="FILE", help="tag matrix to read (computed afresh if omitted)")
     p.add_argument("--out", required=True, metavar="FILE")
-    p = step(sub, "summary", _odeen_summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)")
+    p = step(
+        sub, "summary", _odeen_summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)"
+    )
     p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
     p.add_argument("--n-structures", type=int, default=117649)
     p.add_argument("--bins", type=int, default=20)
@@ -143,8 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     # tables
     tables = families.add_parser("tables", help="thesis tables and figures registry")
     sub = tables.add_subparsers(dest="step", metavar="STEP", required=True)
-    p = step(sub, "build", _tables_build,
-             "write results/tables/<id>.{md,tex,csv} with the thesis value beside ours")
+    p = step(
+        sub,
+        "build",
+        _tables_build,
+        "write results/tables/<id>.{md,tex,csv} with the thesis value beside ours",
+    )
     p.add_argument("--id", required=True, help="registry id, e.g. table_3_1")
     p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
     p.add_argument("--ours", metavar="CSV", help="our values: CSV with columns row, column, ours")

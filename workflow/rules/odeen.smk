@@ -5,15 +5,15 @@ rule odeen_universe:
     output:
         "data/odeen/universe.txt",
     log:
-        log_path("odeen/universe"),
+        LOGS.format("odeen/universe"),
     benchmark:
-        bench_path("odeen/universe")
+        BENCHMARKS.format("odeen/universe")
+    conda:
+        "../../envs/odeen.yaml"
     resources:
         mem_mb=res("odeen_universe", "mem_mb"),
         runtime=res("odeen_universe", "runtime"),
         cpus_per_task=res("odeen_universe", "cpus_per_task"),
-    conda:
-        "../../envs/odeen.yaml"
     shell:
         "harness odeen universe --out {output} --log {log}"
 
@@ -24,15 +24,15 @@ rule odeen_tags:
     output:
         "data/odeen/tags.npz",
     log:
-        log_path("odeen/tags"),
+        LOGS.format("odeen/tags"),
     benchmark:
-        bench_path("odeen/tags")
+        BENCHMARKS.format("odeen/tags")
+    conda:
+        "../../envs/odeen.yaml"
     resources:
         mem_mb=res("odeen_tags", "mem_mb"),
         runtime=res("odeen_tags", "runtime"),
         cpus_per_task=res("odeen_tags", "cpus_per_task"),
-    conda:
-        "../../envs/odeen.yaml"
     shell:
         "harness odeen tags --universe {input} --out {output} --log {log}"
 
@@ -43,15 +43,15 @@ rule odeen_rules:
     output:
         "data/odeen/rules.tsv",
     log:
-        log_path("odeen/rules"),
+        LOGS.format("odeen/rules"),
     benchmark:
-        bench_path("odeen/rules")
+        BENCHMARKS.format("odeen/rules")
+    conda:
+        "../../envs/odeen.yaml"
     resources:
         mem_mb=res("odeen_rules", "mem_mb"),
         runtime=res("odeen_rules", "runtime"),
         cpus_per_task=res("odeen_rules", "cpus_per_task"),
-    conda:
-        "../../envs/odeen.yaml"
     shell:
         "harness odeen rules --tags {input} --out {output} --log {log}"
 
@@ -67,20 +67,20 @@ rule odeen_summary:
             caption="../report/odeen_positive_rates.rst",
             category="Odeen",
         ),
-    params:
-        bins=cfg("odeen.histogram_bins"),
-        plot_x="positive_rate",
-        plot_y="n_rules",
     log:
-        log_path("odeen/summary"),
+        LOGS.format("odeen/summary"),
     benchmark:
-        bench_path("odeen/summary")
+        BENCHMARKS.format("odeen/summary")
+    conda:
+        "../../envs/odeen.yaml"
     resources:
         mem_mb=res("odeen_summary", "mem_mb"),
         runtime=res("odeen_summary", "runtime"),
         cpus_per_task=res("odeen_summary", "cpus_per_task"),
-    conda:
-        "../../envs/odeen.yaml"
+    params:
+        bins=cfg("odeen.histogram_bins"),
+        plot_x="positive_rate",
+        plot_y="n_rules",
     shell:
         "harness odeen summary --rules {input} --bins {params.bins}"
         " --metrics {output.metrics} --plot {output.plot} --figure {output.figure} --log {log}"

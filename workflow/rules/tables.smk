@@ -8,21 +8,13 @@ TABLES = [e.id for e in REGISTRY.values() if e.kind == "table"]
 TABLE_SOURCES = {}
 
 
-def table_source(wildcards):
-    return TABLE_SOURCES.get(wildcards.table, [])
-
-
-def ours_option(wildcards, input):
-    return f"--ours {input.ours}" if input.ours else ""
-
-
 wildcard_constraints:
     table="table_[0-9]+_[0-9]+",
 
 
 rule table:
     input:
-        ours=table_source,
+        ours=smk.results_input(TABLE_SOURCES),
     output:
         md="results/tables/{table}.md",
         tex="results/tables/{table}.tex",
@@ -32,20 +24,20 @@ rule table:
             category="Tables",
             labels={"table": "{table}"},
         ),
-    params:
-        scale=cfg("scale"),
-        ours=ours_option,
-        caption=lambda wildcards: REGISTRY[wildcards.table].caption,
     log:
-        log_path("tables/{table}"),
+        LOGS.format("tables/{table}"),
     benchmark:
-        bench_path("tables/{table}")
+        BENCHMARKS.format("tables/{table}")
+    conda:
+        "../../envs/tables.yaml"
     resources:
         mem_mb=res("table", "mem_mb"),
         runtime=res("table", "runtime"),
         cpus_per_task=res("table", "cpus_per_task"),
-    conda:
-        "../../envs/tables.yaml"
+    params:
+        scale=cfg("scale"),
+        ours=smk.ours_option,
+        caption=lambda wildcards: REGISTRY[wildcards.table].caption,
     shell:
         "harness tables build --id {wildcards.table} --scale {params.scale} {params.ours}"
         " --out-dir results/tables --log {log}"
@@ -57,15 +49,15 @@ rule results_index:
     output:
         "results/README.md",
     log:
-        log_path("tables/index"),
+        LOGS.format("tables/index"),
     benchmark:
-        bench_path("tables/index")
+        BENCHMARKS.format("tables/index")
+    conda:
+        "../../envs/tables.yaml"
     resources:
         mem_mb=res("results_index", "mem_mb"),
         runtime=res("results_index", "runtime"),
         cpus_per_task=res("results_index", "cpus_per_task"),
-    conda:
-        "../../envs/tables.yaml"
     shell:
         "harness tables index --out {output} --tables-dir results/tables"
         " --figures-dir results/figures --log {log}"

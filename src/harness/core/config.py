@@ -44,8 +44,10 @@ def _describe(err: jsonschema.ValidationError) -> str:
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     with open(schema_path, encoding="utf-8") as fh:
         schema = yaml.safe_load(fh)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(config),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     if errors:
         raise HarnessError(_describe(errors[0]))
     return config

@@ -50,8 +50,12 @@ def read_universe(path: str) -> np.ndarray:
 
 def write_tags(path: str, structures: np.ndarray) -> None:
     rules, packed = tag_matrix(structures)
-    LOG.info("tag matrix: %d rules x %d structures, %.1f MB packed", len(rules),
-             len(structures), packed.nbytes / 1e6)
+    LOG.info(
+        "tag matrix: %d rules x %d structures, %.1f MB packed",
+        len(rules),
+        len(structures),
+        packed.nbytes / 1e6,
+    )
 
     def save(fh):
         np.savez(fh, packed=packed, rules=np.array(rules), n_structures=len(structures))
@@ -68,7 +72,9 @@ def read_tags(path: str) -> tuple[list[str], np.ndarray, int]:
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
         raise HarnessError(f"tag matrix {path} is corrupt or not a harness tag file: {err}") from None
     if packed.shape != (len(rules), (n + 7) // 8):
-        raise HarnessError(f"tag matrix {path}: shape {packed.shape} does not match {len(rules)} rules x {n} structures")
+        raise HarnessError(
+            f"tag matrix {path}: shape {packed.shape} does not match {len(rules)} rules x {n} structures"
+        )
     return rules, packed, n
 
 
@@ -78,8 +84,15 @@ def rules_table(rules: list[str], packed: np.ndarray) -> list[dict]:
     out = []
     for rule, pos, cls in zip(rules, positives, classes):
         tree = parse_rule(rule)
-        out.append({"rule": rule, "kind": tree.kind, "n_tokens": len(tree.tokens),
-                    "n_positive": int(pos), "label_class": int(cls)})
+        out.append(
+            {
+                "rule": rule,
+                "kind": tree.kind,
+                "n_tokens": len(tree.tokens),
+                "n_positive": int(pos),
+                "label_class": int(cls),
+            }
+        )
     return out
 
 
@@ -99,8 +112,15 @@ def read_rules_tsv(path: str) -> list[dict]:
         reader = csv.DictReader(fh, delimiter="\t")
         if tuple(reader.fieldnames or ()) != RULES_TSV_COLUMNS:
             raise HarnessError(f"{path}: columns {reader.fieldnames} are not {list(RULES_TSV_COLUMNS)}")
-        return [dict(r, n_tokens=int(r["n_tokens"]), n_positive=int(r["n_positive"]),
-                     label_class=int(r["label_class"])) for r in reader]
+        return [
+            dict(
+                r,
+                n_tokens=int(r["n_tokens"]),
+                n_positive=int(r["n_positive"]),
+                label_class=int(r["label_class"]),
+            )
+            for r in reader
+        ]
 
 
 def summarise(table: list[dict], n_structures: int, bins: int = 20) -> tuple[dict, list[dict]]:
@@ -123,8 +143,10 @@ def summarise(table: list[dict], n_structures: int, bins: int = 20) -> tuple[dic
     for kind in sorted(kinds):
         rates = np.array([r["n_positive"] for r in table if r["kind"] == kind]) / n_structures
         counts, _ = np.histogram(rates, bins=edges)
-        hist += [{"kind": kind, "positive_rate": round(float((lo + hi) / 2), 4), "n_rules": int(c)}
-                 for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
+        hist += [
+            {"kind": kind, "positive_rate": round(float((lo + hi) / 2), 4), "n_rules": int(c)}
+            for lo, hi, c in zip(edges[:-1], edges[1:], counts)
+        ]
     return metrics, hist
 
 

@@ -8,8 +8,8 @@ listed by hand, and every rule string parses back to an abstract syntax tree.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
 import numpy as np
 
@@ -160,7 +160,7 @@ class Compound:
         return self.left.tokens + (self.connective,) + self.right.tokens
 
 
-Rule = Union[Simple, Relational, Compound]
+Rule = Simple | Relational | Compound
 
 
 def rule_to_str(rule: Rule) -> str:
@@ -178,9 +178,7 @@ def _obj(tokens: tuple[str, ...]) -> Obj:
     return Obj(color, shape)
 
 
-SIMPLE_RULES: tuple[Simple, ...] = tuple(
-    Simple(_quantity(q), _obj(o)) for q in QUANTITIES for o in OBJECTS
-)
+SIMPLE_RULES: tuple[Simple, ...] = tuple(Simple(_quantity(q), _obj(o)) for q in QUANTITIES for o in OBJECTS)
 RELATIONAL_RULES: tuple[Relational, ...] = tuple(
     Relational(_quantity(q), _obj(o), r, _obj(p))
     for q in QUANTITIES

@@ -32,8 +32,16 @@ def long_rows(entry: Entry, ours: dict[tuple[str, str], str], scale: str) -> lis
     """Every cell of the thesis table, then the cells only we report (e.g. a substitute model)."""
     thesis = {(r, c): v for r, c, v in entry.values}
     cells = list(thesis) + [k for k in ours if k not in thesis]
-    return [{"row": r, "column": c, "thesis": thesis.get((r, c), ""), "ours": ours.get((r, c), ""),
-             "scale": scale} for r, c in cells]
+    return [
+        {
+            "row": r,
+            "column": c,
+            "thesis": thesis.get((r, c), ""),
+            "ours": ours.get((r, c), ""),
+            "scale": scale,
+        }
+        for r, c in cells
+    ]
 
 
 def _grid(rows: list[dict]) -> tuple[list[str], list[str], dict]:
@@ -66,9 +74,20 @@ def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
-                "±": r"$\pm$", "|": r"$|$"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    "±": r"$\pm$",
+    "|": r"$|$",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -88,13 +107,24 @@ def to_latex(entry: Entry, rows: list[dict], scale: str) -> str:
             vals += [tex_escape(item.get("thesis", "")), tex_escape(item.get("ours", ""))]
         body.append(" & ".join([tex_escape(r), *vals]) + r" \\")
     label = entry.id.replace("_", ":", 1)
-    return "\n".join([
-        r"\begin{table}[t]", r"\centering",
-        rf"\caption{{{tex_escape(entry.caption)} Ours at the {scale} scale.}}",
-        rf"\label{{{label}}}",
-        rf"\begin{{tabular}}{{{spec}}}", r"\toprule", top + r" \\", sub + r" \\", r"\midrule",
-        *body, r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
-    ])
+    return "\n".join(
+        [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{tex_escape(entry.caption)} Ours at the {scale} scale.}}",
+            rf"\label{{{label}}}",
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            top + r" \\",
+            sub + r" \\",
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\end{table}",
+            "",
+        ]
+    )
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -105,8 +135,9 @@ def to_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def build_table(entry_id: str, out_dir: str, scale: str, ours: str | None = None,
-                figures_dir: str | None = None) -> list[dict]:
+def build_table(
+    entry_id: str, out_dir: str, scale: str, ours: str | None = None, figures_dir: str | None = None
+) -> list[dict]:
     entry = get_entry(entry_id)
     if entry.kind != "table":
         raise HarnessError(f"{entry_id} is a figure: its family's rule draws it into {figures_dir}")

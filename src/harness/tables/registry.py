@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -37,7 +37,7 @@ class Entry:
         return list(dict.fromkeys(v[1] for v in self.values))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
@@ -53,8 +53,9 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
                 raise HarnessError(f"registry {item['id']}: a (row, column) cell appears twice")
             if item["id"] in out:
                 raise HarnessError(f"registry: duplicate id {item['id']}")
-            out[item["id"]] = Entry(item["id"], kind[:-1], int(item["chapter"]), item["family"],
-                                    item["caption"], values)
+            out[item["id"]] = Entry(
+                item["id"], kind[:-1], int(item["chapter"]), item["family"], item["caption"], values
+            )
     return out
 
 

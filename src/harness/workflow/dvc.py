@@ -38,9 +38,10 @@ def dag_jobs(snakefile: str = "Snakefile", configfiles: list[str] | None = None)
     )
 
     configfiles = [Path(c) for c in (configfiles or ["config.yaml"])]
-    with contextlib.redirect_stdout(io.StringIO()), SnakemakeApi(
-        OutputSettings(quiet={Quietness.ALL})
-    ) as api:
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api,
+    ):
         workflow_api = api.workflow(
             resource_settings=ResourceSettings(),
             config_settings=ConfigSettings(configfiles=configfiles),

@@ -1,0 +1,168 @@
+"""The Snakemake DAG: rules run on real data in a temporary copy, no-op re-runs, profiles' dry
+runs and the resources they would submit, config errors, report, lint, and the DVC view."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run
+
+
+def dry_run_jobs(output: str) -> dict[str, list[dict]]:
+    """Parse `snakemake -n` output into {rule: [resources of each job]}."""
+    jobs: dict[str, list[dict]] = {}
+    for block in re.split(r"\n(?=rule |localrule )", output):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head:
+            continue
+        res = re.search(r"resources: (.*)", block)
+        items = dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}
+        jobs.setdefault(head.group(1), []).append(items)
+    return jobs
+
+
+def test_whole_dag_runs_and_noop_rerun(workflow_dir):
+    run(["snakemake", "-c2"], cwd=workflow_dir)
+    for path in [
+        "data/odeen/universe.txt",
+        "data/odeen/tags.npz",
+        "data/odeen/rules.tsv",
+        "results/odeen/language.json",
+        "results/odeen/positive_rates.png",
+        "results/README.md",
+        "logs/odeen/tags.log",
+        "logs/benchmarks/odeen/tags.tsv",
+    ]:
+        assert (workflow_dir / path).exists(), path
+    for table in ["table_3_1", "table_7_1"]:
+        for ext in ("md", "tex", "csv"):
+            assert (workflow_dir / f"results/tables/{table}.{ext}").exists()
+    # the DAG's outputs equal the committed results of the embedded run
+    assert json.loads((workflow_dir / "results/odeen/language.json").read_text()) == json.loads(
+        (REPO / "results/odeen/language.json").read_text()
+    )
+    assert (workflow_dir / "results/README.md").read_text() == (REPO / "results/README.md").read_text()
+    again = run(["snakemake", "-c2"], cwd=workflow_dir)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_bad_config_stops_with_one_line(workflow_dir):
+    cfg = workflow_dir / "config.yaml"
+    cfg.write_text(
+        cfg.read_text().replace("histogram_bins: 20", "histogram_bins: 20\n  histogram_colour: red")
+    )
+    proc = run(["snakemake", "-n", "-c1"], cwd=workflow_dir, check=False)
+    assert proc.returncode != 0
+    assert "config: unknown key 'histogram_colour' in odeen" in proc.stdout + proc.stderr
+    assert not (workflow_dir / "data").exists()
+
+
+def test_slurm_profile_dry_run(workflow_dir):
+    out = run(["snakemake", "-n", "--profile", "slurm", "--forceall"], cwd=workflow_dir).stdout
+    jobs = dry_run_jobs(out)
+    assert set(jobs) >= {
+        "odeen_universe",
+        "odeen_tags",
+        "odeen_rules",
+        "odeen_summary",
+        "table",
+        "results_index",
+    }
+    assert len(jobs["table"]) == 15
+    tags = jobs["odeen_tags"][0]
+    assert tags["slurm_partition"] == "main" and tags["slurm_account"] == "harness"
+    assert tags["mem_mb"] == "8000" and tags["runtime"] == "30" and tags["cpus_per_task"] == "2"
+    assert "--scale thesis" in out  # the profile switches to the thesis-scale config
+
+
+def test_gpu_profile_dry_run(workflow_dir):
+    out = run(["snakemake", "-n", "--profile", "gpu", "--forceall"], cwd=workflow_dir).stdout
+    jobs = dry_run_jobs(out)
+    assert "odeen_tags" in jobs and "slurm_partition" not in jobs["odeen_tags"][0]
+    assert jobs["odeen_tags"][0]["mem_mb"] == "8000"
+    assert "--scale thesis" in out
+
+
+def test_report_holds_tables_and_figures(workflow_dir):
+    run(["snakemake", "-c2"], cwd=workflow_dir)
+    run(["snakemake", "--report", "report.html"], cwd=workflow_dir)
+    html = (workflow_dir / "report.html").read_text()
+    for table in ("table_3_1", "table_6_2", "table_7_1"):
+        assert table in html
+    assert "positive_rates.png" in html
+    assert "Evaluation results of CRN" in html  # a caption from the registry
+
+
+def test_lint_and_format_clean():
+    lint = run(["snakemake", "--lint"], cwd=REPO, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    run(["snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO)
+    run(["ruff", "check", "src", "tests", "benchmarks"], cwd=REPO)
+
+
+def test_dvc_yaml_is_fresh():
+    run(["harness", "workflow", "dvc-yaml", "--out", "dvc.yaml", "--check"], cwd=REPO)
+
+
+def test_dvc_yaml_stale_is_detected(workflow_dir):
+    dvc = workflow_dir / "dvc.yaml"
+    dvc.write_text(dvc.read_text().replace("--bins 20", "--bins 21"))
+    proc = run(
+        ["harness", "workflow", "dvc-yaml", "--out", "dvc.yaml", "--check"], cwd=workflow_dir, check=False
+    )
+    assert proc.returncode == 2 and "dvc.yaml is stale" in proc.stderr
+
+
+def test_dvc_stages_mirror_rules():
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert stages["odeen_tags"]["cmd"] == (
+        "harness odeen tags --universe data/odeen/universe.txt --out data/odeen/tags.npz --log logs/odeen/tags.log"
+    )
+    assert stages["odeen_summary"]["params"] == [{"config.yaml": ["odeen.histogram_bins"]}]
+    assert "results/odeen/language.json" in stages["odeen_summary"]["metrics"][0]
+    assert stages["odeen_summary"]["plots"][0]["results/odeen/positive_rates.csv"]["x"] == "positive_rate"
+    assert len([s for s in stages if s.startswith("table_")]) == 15
+
+
+@pytest.fixture
+def dvc_repo(tmp_path):
+    from conftest import copy_workflow
+
+    repo = copy_workflow(tmp_path / "repo", with_src=True)
+    run("git init -q && git config user.email t@t && git config user.name t", cwd=repo)
+    run(["dvc", "init", "-q"], cwd=repo)
+    run(["dvc", "config", "core.analytics", "false"], cwd=repo)
+    (repo / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    run("git add -A && git commit -qm init", cwd=repo)
+    return repo
+
+
+def test_dvc_repro_push_pull(dvc_repo, tmp_path):
+    repo = dvc_repo
+    run(["dvc", "repro"], cwd=repo)
+    metrics = run(["dvc", "metrics", "show", "--json"], cwd=repo).stdout
+    assert '"n_rules": 24794' in metrics
+    plots = run(["dvc", "plots", "show", "--json"], cwd=repo).stdout
+    assert "positive_rate" in plots
+    assert (repo / "results/tables/table_3_1.md").exists()
+    assert (repo / "dvc.lock").exists()
+    status = run(["dvc", "status"], cwd=repo).stdout
+    assert "up to date" in status
+
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], cwd=repo)
+    run(["dvc", "push"], cwd=repo)
+    before = np.load(repo / "data/odeen/tags.npz")["packed"]
+    run("rm -rf data .dvc/cache", cwd=repo)
+    run(["dvc", "pull"], cwd=repo)
+    assert (np.load(repo / "data/odeen/tags.npz")["packed"] == before).all()
+    assert (repo / "data/odeen/rules.tsv").read_text().startswith("rule\tkind")
+    assert "up to date" in run(["dvc", "status"], cwd=repo).stdout
+    # Snakemake then only needs its timestamps refreshed, not a re-run
+    run(["snakemake", "-c1", "--touch"], cwd=repo)
+    dry = run(["snakemake", "-n", "-c1"], cwd=repo)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
