@@ -100,7 +100,7 @@ def test_index_reports_status(tmp_path):
     figures.mkdir()
     (figures / "figure_3_6.png").write_bytes(b"\x89PNG")
     text = write_index(str(tmp_path / "README.md"), str(tables), str(figures))
-    assert "| [Table 3.1](tables/table_3_1.md) | regenerated | embedded |" in text
+    assert "| [Table 3.1](tables/table_3_1.md) | regenerated | embedded | rule `table`" in text
     assert "| [Table 4.3](tables/table_4_3.md) | pending | embedded |" in text
     assert "| Table 5.1 | not built |" in text
     assert "| [Figure 3.6](figures/figure_3_6.png) | regenerated |" in text

@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.core.atomic import write_bytes_with, write_text
 from harness.core.errors import HarnessError
-from harness.core.logs import LOG
+from harness.core.logs import LOG, progress
 from harness.odeen.interpreter import label_classes, popcount_rows, tag_matrix
 from harness.odeen.language import (
     UNIVERSE_SIZE,
@@ -82,7 +82,7 @@ def rules_table(rules: list[str], packed: np.ndarray) -> list[dict]:
     positives = popcount_rows(packed)
     classes = label_classes(packed)
     out = []
-    for rule, pos, cls in zip(rules, positives, classes):
+    for rule, pos, cls in progress(zip(rules, positives, classes), total=len(rules), desc="rules"):
         tree = parse_rule(rule)
         out.append(
             {

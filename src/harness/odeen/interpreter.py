@@ -23,10 +23,10 @@ from harness.odeen.language import (
     Relational,
     Rule,
     Simple,
-    _obj,
-    _quantity,
     iter_rules,
+    object_from_tokens,
     parse_rule,
+    quantity_from_tokens,
     rule_to_str,
     universe,
 )
@@ -79,7 +79,7 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 def _pack_quantities(counts: np.ndarray) -> np.ndarray:
     """(..., N) counts -> (7, ..., ceil(N/8)) packed labels, one block per QUANTITY."""
-    return np.stack([np.packbits(_quantity(q).holds(counts), axis=-1) for q in QUANTITIES])
+    return np.stack([np.packbits(quantity_from_tokens(q).holds(counts), axis=-1) for q in QUANTITIES])
 
 
 def tag_matrix(structures: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
@@ -90,7 +90,7 @@ def tag_matrix(structures: np.ndarray | None = None) -> tuple[list[str], np.ndar
     """
     if structures is None:
         structures = universe()
-    objects = [_obj(o) for o in OBJECTS]
+    objects = [object_from_tokens(o) for o in OBJECTS]
     lookups = np.stack([o.lookup for o in objects])  # (14, 7)
     masks = lookups[:, structures]  # (14, N, 6)
     n_obj, n_rel = len(objects), len(RELATIONS)

@@ -167,20 +167,22 @@ def rule_to_str(rule: Rule) -> str:
     return " ".join(rule.tokens)
 
 
-def _quantity(tokens: tuple[str, ...]) -> Quantity:
+def quantity_from_tokens(tokens: tuple[str, ...]) -> Quantity:
     return Quantity(tokens[0], 0 if tokens[0] == "zero" else int(tokens[1]))
 
 
-def _obj(tokens: tuple[str, ...]) -> Obj:
+def object_from_tokens(tokens: tuple[str, ...]) -> Obj:
     color = tokens[0] if tokens[0] in COLORS else None
     shape_tokens = tokens[1:] if color else tokens
     shape = shape_tokens[-1] if shape_tokens else None
     return Obj(color, shape)
 
 
-SIMPLE_RULES: tuple[Simple, ...] = tuple(Simple(_quantity(q), _obj(o)) for q in QUANTITIES for o in OBJECTS)
+SIMPLE_RULES: tuple[Simple, ...] = tuple(
+    Simple(quantity_from_tokens(q), object_from_tokens(o)) for q in QUANTITIES for o in OBJECTS
+)
 RELATIONAL_RULES: tuple[Relational, ...] = tuple(
-    Relational(_quantity(q), _obj(o), r, _obj(p))
+    Relational(quantity_from_tokens(q), object_from_tokens(o), r, object_from_tokens(p))
     for q in QUANTITIES
     for o in OBJECTS
     for r in RELATIONS

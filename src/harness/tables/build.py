@@ -171,19 +171,21 @@ def write_index(out: str, tables_dir: str, figures_dir: str) -> str:
         "yet: its thesis values are transcribed, our column is empty. Built by `snakemake` (rule",
         "`table` for tables, `results_index` for this page) or `dvc repro`.",
         "",
-        "| id | status | scale | caption |",
-        "|---|---|---|---|",
+        "| id | status | scale | made by | caption |",
+        "|---|---|---|---|---|",
     ]
     for entry in load_registry().values():
         if entry.kind == "table":
             path = Path(tables_dir) / f"{entry.id}.md"
             status, scale = table_status(Path(tables_dir) / f"{entry.id}.csv")
+            made_by = f"rule `table`: `harness tables build --id {entry.id}`"
         else:
             path = Path(figures_dir) / f"{entry.id}.png"
             status, scale = ("regenerated", "") if path.exists() else ("pending", "")
+            made_by = f"the `{entry.family}` family's figure rule"
         link = os.path.relpath(path, base) if path.exists() else ""
         name = f"[{entry.title}]({link})" if link else entry.title
-        lines.append(f"| {name} | {status} | {scale} | {entry.caption} |")
+        lines.append(f"| {name} | {status} | {scale} | {made_by} | {entry.caption} |")
     figures = [e for e in load_registry().values() if e.kind == "figure"]
     lines += ["", "## What the thesis text says of each figure", ""]
     for entry in figures:
