@@ -51,3 +51,13 @@ def test_missing_and_broken_files(tmp_path):
     broken.write_text("scale: [embedded\n")
     with pytest.raises(HarnessError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_rule_resources_merge_over_default():
+    from harness.workflow.smk import resources
+
+    config = {
+        "resources": {"default": {"mem_mb": 100, "runtime": 5, "gpu": 0}, "train": {"mem_mb": 900, "gpu": 1}}
+    }
+    assert resources(config, "train") == {"mem_mb": 900, "runtime": 5, "gpu": 1}
+    assert resources(config, "other") == {"mem_mb": 100, "runtime": 5}  # no GPU asked of SLURM

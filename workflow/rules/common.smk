@@ -8,8 +8,8 @@ from harness.workflow import smk
 # No step contacts a model hub or dataset host: jobs inherit these (local and SLURM alike).
 os.environ.update(OFFLINE_ENV)
 
-# res("odeen_tags", "mem_mb"): per-rule resources of config["resources"].
-res = partial(smk.resource, config)
+# resources: **res("odeen_tags"): a rule's entry of config["resources"] over its default.
+res = partial(smk.resources, config)
 # cfg("odeen.histogram_bins"): a config value that dvc.yaml declares as a stage param.
 cfg = partial(smk.config_param, config)
 LOGS = "logs/{}.log"

@@ -11,9 +11,7 @@ rule odeen_universe:
     conda:
         "../../envs/odeen.yaml"
     resources:
-        mem_mb=res("odeen_universe", "mem_mb"),
-        runtime=res("odeen_universe", "runtime"),
-        cpus_per_task=res("odeen_universe", "cpus_per_task"),
+        **res("odeen_universe"),
     shell:
         "harness odeen universe --out {output} --log {log}"
 
@@ -30,9 +28,7 @@ rule odeen_tags:
     conda:
         "../../envs/odeen.yaml"
     resources:
-        mem_mb=res("odeen_tags", "mem_mb"),
-        runtime=res("odeen_tags", "runtime"),
-        cpus_per_task=res("odeen_tags", "cpus_per_task"),
+        **res("odeen_tags"),
     shell:
         "harness odeen tags --universe {input} --out {output} --log {log}"
 
@@ -49,9 +45,7 @@ rule odeen_rules:
     conda:
         "../../envs/odeen.yaml"
     resources:
-        mem_mb=res("odeen_rules", "mem_mb"),
-        runtime=res("odeen_rules", "runtime"),
-        cpus_per_task=res("odeen_rules", "cpus_per_task"),
+        **res("odeen_rules"),
     shell:
         "harness odeen rules --tags {input} --out {output} --log {log}"
 
@@ -74,9 +68,7 @@ rule odeen_summary:
     conda:
         "../../envs/odeen.yaml"
     resources:
-        mem_mb=res("odeen_summary", "mem_mb"),
-        runtime=res("odeen_summary", "runtime"),
-        cpus_per_task=res("odeen_summary", "cpus_per_task"),
+        **res("odeen_summary"),
     params:
         bins=cfg("odeen.histogram_bins"),
         plot_x="positive_rate",

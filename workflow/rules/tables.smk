@@ -31,9 +31,7 @@ rule table:
     conda:
         "../../envs/tables.yaml"
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
-        cpus_per_task=res("table", "cpus_per_task"),
+        **res("table"),
     params:
         scale=cfg("scale"),
         ours=smk.ours_option,
@@ -55,9 +53,7 @@ rule results_index:
     conda:
         "../../envs/tables.yaml"
     resources:
-        mem_mb=res("results_index", "mem_mb"),
-        runtime=res("results_index", "runtime"),
-        cpus_per_task=res("results_index", "cpus_per_task"),
+        **res("results_index"),
     shell:
         "harness tables index --out {output} --tables-dir results/tables"
         " --figures-dir results/figures --log {log}"

@@ -5,10 +5,15 @@ from __future__ import annotations
 from harness.workflow.params import ConfigParam
 
 
-def resource(config: dict, rule_name: str, key: str):
-    """A resource of a rule from config['resources'], falling back to its `default` entry."""
-    per_rule = config["resources"].get(rule_name, {})
-    return per_rule.get(key, config["resources"]["default"][key])
+def resources(config: dict, rule_name: str) -> dict:
+    """A rule's resources: its config['resources'] entry over the `default` entry.
+
+    ``gpu`` is left out when zero, so CPU rules never ask a SLURM cluster for a GPU.
+    """
+    merged = dict(config["resources"]["default"], **config["resources"].get(rule_name, {}))
+    if not merged.get("gpu"):
+        merged.pop("gpu", None)
+    return merged
 
 
 def config_param(config: dict, key: str) -> ConfigParam:
