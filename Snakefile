@@ -18,5 +18,8 @@ include: "workflow/rules/tables.smk"
 rule all:
     default_target: True
     input:
+        # the tracked data artifacts too, so a fresh clone (results/ committed) builds them
+        rules.odeen_rules.output,
+        rules.odeen_tags.output,
         rules.odeen_summary.output,
         rules.results_index.output,
