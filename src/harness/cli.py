@@ -64,14 +64,13 @@ def _odeen_summary(args):
 
 
 def _odeen_label(args):
+    import numpy as np
+
     from harness.odeen.interpreter import label
     from harness.odeen.language import OdeenSyntaxError, structure_from_str
 
     try:
-        structures = [structure_from_str(s) for s in args.structures]
-        import numpy as np
-
-        labels = label(args.rule, np.stack(structures))
+        labels = label(args.rule, np.stack([structure_from_str(s) for s in args.structures]))
     except (OdeenSyntaxError, ValueError) as err:
         raise HarnessError(str(err)) from None
     for s, lab in zip(args.structures, labels):

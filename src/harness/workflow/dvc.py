@@ -72,11 +72,7 @@ def stage_for(job) -> dict:
     if src:
         deps.append(src)
     params = sorted({p.key for p in job.rule.params if isinstance(p, ConfigParam)})
-    named = dict(job.rule.output._names) if hasattr(job.rule.output, "_names") else {}
-    kinds = {}
-    for name, (start, end) in named.items():
-        for f in list(job.output)[start : (end if end is not None else start + 1)]:
-            kinds[str(f)] = name
+    kinds = {str(path): name for name, path in job.output.items()}  # named outputs
     raw_params = dict(job.rule.params.items())
     stage: dict = {"cmd": cmd, "deps": deps}
     if params:
