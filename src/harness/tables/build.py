@@ -44,15 +44,28 @@ def long_rows(entry: Entry, ours: dict[tuple[str, str], str], scale: str) -> lis
     ]
 
 
-def _grid(rows: list[dict]) -> tuple[list[str], list[str], dict]:
+def _status(rows: list[dict]) -> str:
+    return "regenerated" if any(r["ours"] for r in rows) else "pending"
+
+
+def _wide(rows: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Column names, and each row name with its cells [thesis, ours, thesis, ours, ...]."""
     row_names = list(dict.fromkeys(r["row"] for r in rows))
     col_names = list(dict.fromkeys(r["column"] for r in rows))
-    return row_names, col_names, {(r["row"], r["column"]): r for r in rows}
+    cell = {(r["row"], r["column"]): r for r in rows}
+    wide = []
+    for name in row_names:
+        values = []
+        for col in col_names:
+            item = cell.get((name, col), {})
+            values += [item.get("thesis", ""), item.get("ours", "")]
+        wide.append((name, values))
+    return col_names, wide
 
 
 def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
-    row_names, col_names, cell = _grid(rows)
-    status = "regenerated" if any(r["ours"] for r in rows) else "pending"
+    col_names, wide = _wide(rows)
+    status = _status(rows)
     header = ["", *[f"{c} ({who})" for c in col_names for who in ("thesis", "ours")]]
     lines = [
         f"# {entry.title}",
@@ -65,12 +78,8 @@ def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for r in row_names:
-        vals = []
-        for c in col_names:
-            item = cell.get((r, c), {})
-            vals += [item.get("thesis", ""), item.get("ours", "")]
-        lines.append("| " + " | ".join([r, *vals]).replace("\n", " ") + " |")
+    for name, values in wide:
+        lines.append("| " + " | ".join([name, *values]).replace("\n", " ") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -95,17 +104,11 @@ def tex_escape(text: str) -> str:
 
 
 def to_latex(entry: Entry, rows: list[dict], scale: str) -> str:
-    row_names, col_names, cell = _grid(rows)
+    col_names, wide = _wide(rows)
     spec = "l" + "rr" * len(col_names)
     top = " & ".join([""] + [rf"\multicolumn{{2}}{{c}}{{{tex_escape(c)}}}" for c in col_names])
     sub = " & ".join([""] + ["thesis & ours"] * len(col_names))
-    body = []
-    for r in row_names:
-        vals = []
-        for c in col_names:
-            item = cell.get((r, c), {})
-            vals += [tex_escape(item.get("thesis", "")), tex_escape(item.get("ours", ""))]
-        body.append(" & ".join([tex_escape(r), *vals]) + r" \\")
+    body = [" & ".join(map(tex_escape, [name, *values])) + r" \\" for name, values in wide]
     label = entry.id.replace("_", ":", 1)
     return "\n".join(
         [
@@ -157,7 +160,7 @@ def table_status(csv_path: Path) -> tuple[str, str]:
     with open(csv_path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     scale = rows[0]["scale"] if rows else ""
-    return ("regenerated" if any(r["ours"] for r in rows) else "pending"), scale
+    return _status(rows), scale
 
 
 def write_index(out: str, tables_dir: str, figures_dir: str) -> str:
