@@ -76,6 +76,14 @@ def test_build_with_ours_and_extra_rows(tmp_path):
     assert "thesis scale" in tex
 
 
+def test_markdown_escapes_pipes_in_cells(tmp_path):
+    build_table("table_6_3", tmp_path, scale="embedded")
+    md = (tmp_path / "table_6_3.md").read_text()
+    assert "| Bass \\| given Drums, Guitar, Piano | 0.45 |  |" in md
+    for line in md.splitlines()[6:]:  # every row has the header's 3 columns
+        assert len(line.replace("\\|", "").strip("|").split("|")) == 3, line
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(HarnessError, match="unknown table/figure id 'table_9_9'"):
         build_table("table_9_9", tmp_path, scale="embedded")

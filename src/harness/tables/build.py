@@ -79,7 +79,8 @@ def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
         "|" + "---|" * len(header),
     ]
     for name, values in wide:
-        lines.append("| " + " | ".join([name, *values]).replace("\n", " ") + " |")
+        cells = [v.replace("|", "\\|").replace("\n", " ") for v in (name, *values)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
