@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from harness.core.atomic import write_bytes_with, write_text
+from harness.core.atomic import atomic_path, write_bytes_with, write_text
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG, progress
 from harness.odeen.interpreter import label_classes, popcount_rows, tag_matrix
@@ -165,8 +165,6 @@ def plot_positive_rates(hist: list[dict], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from harness.core.atomic import atomic_path
 
     kinds = list(dict.fromkeys(h["kind"] for h in hist))
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3), sharex=True)
