@@ -27,56 +27,6 @@ from harness.core.errors import HarnessError  # noqa: E402
 from harness.core.logs import LOG, setup_logging  # noqa: E402
 
 
-# ----------------------------------------------------------------------------- odeen
-def _odeen_universe(args):
-    from harness.odeen.data import write_universe
-
-    write_universe(args.out)
-
-
-def _odeen_tags(args):
-    from harness.odeen.data import read_universe, write_tags
-
-    write_tags(args.out, read_universe(args.universe))
-
-
-def _odeen_rules(args):
-    from harness.odeen import data
-
-    if args.tags:
-        rules, packed, _ = data.read_tags(args.tags)
-    else:
-        from harness.odeen.interpreter import tag_matrix
-
-        rules, packed = tag_matrix()
-    data.write_rules_tsv(args.out, data.rules_table(rules, packed))
-
-
-def _odeen_summary(args):
-    from harness.odeen import data
-
-    table = data.read_rules_tsv(args.rules)
-    metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
-    data.write_summary(metrics, hist, args.metrics, args.plot)
-    if args.figure:
-        data.plot_positive_rates(hist, args.figure)
-    LOG.info("%s", metrics)
-
-
-def _odeen_label(args):
-    import numpy as np
-
-    from harness.odeen.interpreter import label
-    from harness.odeen.language import OdeenSyntaxError, structure_from_str
-
-    try:
-        labels = label(args.rule, np.stack([structure_from_str(s) for s in args.structures]))
-    except (OdeenSyntaxError, ValueError) as err:
-        raise HarnessError(str(err)) from None
-    for s, lab in zip(args.structures, labels):
-        print(f"{s}\t{int(lab)}")
-
-
 # ----------------------------------------------------------------------------- tables
 def _tables_build(args):
     from harness.tables.build import build_table
@@ -122,33 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     # odeen
-    odeen = families.add_parser("odeen", help="Odeen universe and rule language (thesis ch. 3)")
-    sub = odeen.add_subparsers(dest="step", metavar="STEP", required=True)
-    p = step(sub, "universe", _odeen_universe, "write the 117,649 structures of U, one per line")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p = step(sub, "tags", _odeen_tags, "label every structure with every rule (bit-packed .npz)")
-    p.add_argument("--universe", required=True, metavar="FILE", help="from `harness odeen universe`")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p = step(
-        sub,
-        "rules",
-        _odeen_rules,
-        "write every rule in canonical order as TSV: rule, kind, n_tokens, n_positive, label_class",
-    )
-    p.add_argument("--tags", metavar="FILE", help="tag matrix to read (computed afresh if omitted)")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p = step(
-        sub, "summary", _odeen_summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)"
-    )
-    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-    p.add_argument("--n-structures", type=int, default=117649)
-    p.add_argument("--bins", type=int, default=20)
-    p.add_argument("--metrics", required=True, metavar="JSON")
-    p.add_argument("--plot", required=True, metavar="CSV")
-    p.add_argument("--figure", metavar="PNG", help="also draw the histogram")
-    p = step(sub, "label", _odeen_label, "print the label RULE gives each STRUCTURE (e.g. 'b.aA.V')")
-    p.add_argument("rule")
-    p.add_argument("structures", nargs="+", metavar="STRUCTURE")
+    from harness.odeen.commands import register as register_odeen
+
+    odeen = families.add_parser("odeen", help="Odeen: universe, games, CRN and empiricists (thesis ch. 3)")
+    register_odeen(odeen.add_subparsers(dest="step", metavar="STEP", required=True), step)
 
     # tables
     tables = families.add_parser("tables", help="thesis tables and figures registry")

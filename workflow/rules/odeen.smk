@@ -76,3 +76,254 @@ rule odeen_summary:
     shell:
         "harness odeen summary --rules {input} --bins {params.bins}"
         " --metrics {output.metrics} --plot {output.plot} --figure {output.figure} --log {log}"
+
+
+# ----------------------------------------------------------------------------- CRN (3.4-3.5)
+ODEEN_REGIMES = smk.odeen_regimes(config)
+ODEEN_MAIN = config["odeen"]["main_regime"]
+ODEEN_DATA = dict(tags=rules.odeen_tags.output[0], rules=rules.odeen_rules.output[0])
+
+
+wildcard_constraints:
+    n="[0-9]+",
+    m="[0-9]+",
+    which="valid|test",
+    emp="emp_r|emp_c",
+
+
+rule odeen_split:
+    input:
+        **ODEEN_DATA,
+    output:
+        "data/odeen/split.json",
+    log:
+        LOGS.format("odeen/split"),
+    benchmark:
+        BENCHMARKS.format("odeen/split")
+    conda:
+        "../../envs/odeen.yaml"
+    resources:
+        **res("odeen_split"),
+    params:
+        seed=cfg("seed"),
+        train=cfg("odeen.train_rules"),
+        valid=cfg("odeen.n_valid"),
+        test=cfg("odeen.n_test"),
+        ex2=cfg("odeen.test_exactly_two"),
+    shell:
+        "harness odeen split --tags {input.tags} --rules {input.rules} --seed {params.seed}"
+        " --train-sizes {params.train} --valid {params.valid} --test {params.test}"
+        " --test-exactly-two {params.ex2} --out {output} --log {log}"
+
+
+rule odeen_games:
+    input:
+        **ODEEN_DATA,
+        split=rules.odeen_split.output[0],
+    output:
+        "data/odeen/games_{which}.npz",
+    log:
+        LOGS.format("odeen/games_{which}"),
+    benchmark:
+        BENCHMARKS.format("odeen/games_{which}")
+    conda:
+        "../../envs/odeen.yaml"
+    resources:
+        **res("odeen_games"),
+    params:
+        seed=cfg("seed"),
+        size=cfg("odeen.table_size"),
+        pairs=cfg("odeen.near_pairs"),
+        ell=cfg("odeen.eval_structures"),
+    shell:
+        "harness odeen games --tags {input.tags} --rules {input.rules} --split {input.split}"
+        " --which {wildcards.which} --seed {params.seed} --table-size {params.size}"
+        " --pairs {params.pairs} --eval-structures {params.ell} --out {output} --log {log}"
+
+
+rule odeen_train_data:
+    input:
+        **ODEEN_DATA,
+        split=rules.odeen_split.output[0],
+    output:
+        "data/odeen/train_{n}x{m}.npz",
+    log:
+        LOGS.format("odeen/train_data_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/train_data_{n}x{m}")
+    conda:
+        "../../envs/odeen.yaml"
+    resources:
+        **res("odeen_train_data"),
+    params:
+        seed=cfg("seed"),
+    shell:
+        "harness odeen train-data --tags {input.tags} --rules {input.rules} --split {input.split}"
+        " --n-rules {wildcards.n} --structures {wildcards.m} --seed {params.seed}"
+        " --out {output} --log {log}"
+
+
+rule odeen_train_interpreter:
+    input:
+        data="data/odeen/train_{n}x{m}.npz",
+        valid="data/odeen/games_valid.npz",
+    output:
+        model="models/odeen/interpreter_{n}x{m}.pt",
+        plot="results/odeen/train/interpreter_{n}x{m}.csv",
+        metrics="results/odeen/train/interpreter_{n}x{m}.json",
+    log:
+        LOGS.format("odeen/train_interpreter_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/train_interpreter_{n}x{m}")
+    conda:
+        "../../envs/odeen.yaml"
+    threads: 1
+    resources:
+        **res("odeen_train_interpreter"),
+    params:
+        kind="interpreter",
+        hparams=cfg("odeen.interpreter"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+        plot_x="step",
+        plot_y="valid_accuracy",
+    shell:
+        "harness odeen train --kind {params.kind} --data {input.data} --valid {input.valid}"
+        " --hparams {params.hparams} --seed {params.seed} --device {params.device}"
+        " --threads {threads} --out {output.model} --checkpoint checkpoints/{output.model}.ckpt"
+        " --history {output.plot} --summary {output.metrics} --log {log}"
+
+
+use rule odeen_train_interpreter as odeen_train_cg with:
+    output:
+        model="models/odeen/cg_{n}x{m}.pt",
+        plot="results/odeen/train/cg_{n}x{m}.csv",
+        metrics="results/odeen/train/cg_{n}x{m}.json",
+    log:
+        LOGS.format("odeen/train_cg_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/train_cg_{n}x{m}")
+    resources:
+        **res("odeen_train_cg"),
+    params:
+        kind="cg",
+        hparams=cfg("odeen.conjecture_generator"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+        plot_x="step",
+        plot_y="valid_accuracy",
+
+
+use rule odeen_train_interpreter as odeen_train_empiricist with:
+    output:
+        model="models/odeen/{emp}_{n}x{m}.pt",
+        plot="results/odeen/train/{emp}_{n}x{m}.csv",
+        metrics="results/odeen/train/{emp}_{n}x{m}.json",
+    log:
+        LOGS.format("odeen/train_{emp}_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/train_{emp}_{n}x{m}")
+    resources:
+        **res("odeen_train_empiricist"),
+    params:
+        kind=lambda wildcards: wildcards.emp,
+        hparams=cfg("odeen.empiricist"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+        plot_x="step",
+        plot_y="valid_accuracy",
+
+
+rule odeen_evaluate_crn:
+    input:
+        **ODEEN_DATA,
+        games="data/odeen/games_test.npz",
+        interpreter="models/odeen/interpreter_{n}x{m}.pt",
+        cg="models/odeen/cg_{n}x{m}.pt",
+    output:
+        metrics="results/odeen/eval/crn_{n}x{m}.json",
+        games="results/odeen/eval/crn_{n}x{m}_games.csv",
+    log:
+        LOGS.format("odeen/evaluate_crn_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/evaluate_crn_{n}x{m}")
+    conda:
+        "../../envs/odeen.yaml"
+    threads: 1
+    resources:
+        **res("odeen_evaluate_crn"),
+    params:
+        beams=cfg("odeen.beams"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+    shell:
+        "harness odeen evaluate --model crn --interpreter {input.interpreter} --cg {input.cg}"
+        " --beams {params.beams} --tags {input.tags} --rules {input.rules} --games {input.games}"
+        " --seed {params.seed} --device {params.device} --threads {threads}"
+        " --out {output.metrics} --games-csv {output.games} --log {log}"
+
+
+rule odeen_evaluate_empiricist:
+    input:
+        **ODEEN_DATA,
+        games="data/odeen/games_test.npz",
+        model="models/odeen/{emp}_{n}x{m}.pt",
+    output:
+        metrics="results/odeen/eval/{emp}_{n}x{m}.json",
+        games="results/odeen/eval/{emp}_{n}x{m}_games.csv",
+    log:
+        LOGS.format("odeen/evaluate_{emp}_{n}x{m}"),
+    benchmark:
+        BENCHMARKS.format("odeen/evaluate_{emp}_{n}x{m}")
+    conda:
+        "../../envs/odeen.yaml"
+    threads: 1
+    resources:
+        **res("odeen_evaluate_empiricist"),
+    params:
+        seed=cfg("seed"),
+        device=cfg("device"),
+    shell:
+        "harness odeen evaluate --model {wildcards.emp} --empiricist {input.model}"
+        " --tags {input.tags} --rules {input.rules} --games {input.games}"
+        " --seed {params.seed} --device {params.device} --threads {threads}"
+        " --out {output.metrics} --games-csv {output.games} --log {log}"
+
+
+rule odeen_report:
+    input:
+        crn=expand("results/odeen/eval/crn_{regime}.json", regime=ODEEN_REGIMES),
+        main=f"results/odeen/eval/crn_{ODEEN_MAIN}.json",
+        emp_c=f"results/odeen/eval/emp_c_{ODEEN_MAIN}.json",
+        emp_r=f"results/odeen/eval/emp_r_{ODEEN_MAIN}.json",
+    output:
+        table_3_1="results/odeen/table_3_1.csv",
+        table_3_2="results/odeen/table_3_2.csv",
+        exactly_two="results/odeen/text_3_exactly_two.csv",
+        strict="results/odeen/text_3_strict_crn.csv",
+        figure_3_6=report(
+            "results/figures/figure_3_6.png",
+            caption="../report/odeen_figure_3_6.rst",
+            category="Odeen",
+        ),
+        figure_exactly_two=report(
+            "results/figures/figure_3_exactly_two.png",
+            caption="../report/odeen_exactly_two.rst",
+            category="Odeen",
+        ),
+    log:
+        LOGS.format("odeen/report"),
+    benchmark:
+        BENCHMARKS.format("odeen/report")
+    conda:
+        "../../envs/odeen.yaml"
+    resources:
+        **res("odeen_report"),
+    params:
+        scale=cfg("scale"),
+    shell:
+        "harness odeen report --crn {input.crn} --main-crn {input.main} --emp-c {input.emp_c}"
+        " --emp-r {input.emp_r} --scale {params.scale} --table-3-1 {output.table_3_1}"
+        " --table-3-2 {output.table_3_2} --exactly-two {output.exactly_two}"
+        " --strict {output.strict} --figure-3-6 {output.figure_3_6}"
+        " --figure-exactly-two {output.figure_exactly_two} --log {log}"

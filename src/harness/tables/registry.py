@@ -21,6 +21,7 @@ class Entry:
     family: str
     caption: str
     values: tuple[tuple[str, str, str], ...]  # (row, column, thesis value as printed)
+    label: str = ""  # title of a result the thesis states in its text, not as a numbered item
 
     @property
     def number(self) -> str:
@@ -28,7 +29,7 @@ class Entry:
 
     @property
     def title(self) -> str:
-        return f"{self.kind.capitalize()} {self.number}"
+        return self.label or f"{self.kind.capitalize()} {self.number}"
 
     def rows(self) -> list[str]:
         return list(dict.fromkeys(v[0] for v in self.values))
@@ -54,7 +55,13 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
             if item["id"] in out:
                 raise HarnessError(f"registry: duplicate id {item['id']}")
             out[item["id"]] = Entry(
-                item["id"], kind[:-1], int(item["chapter"]), item["family"], item["caption"], values
+                item["id"],
+                kind[:-1],
+                int(item["chapter"]),
+                item["family"],
+                item["caption"],
+                values,
+                item.get("title", ""),
             )
     return out
 

@@ -6,6 +6,8 @@ shell command as usual, and the DVC generator reads ``.key`` to declare the stag
 
 from __future__ import annotations
 
+import json
+import shlex
 from functools import reduce
 
 from harness.core.errors import HarnessError
@@ -20,6 +22,9 @@ class ConfigParam:
             raise HarnessError(f"config key {key!r} is missing") from None
 
     def __str__(self) -> str:
+        """The value as the shell command gets it: a mapping or list as one quoted JSON word."""
+        if isinstance(self.value, (dict, list)):
+            return shlex.quote(json.dumps(self.value, sort_keys=True, separators=(",", ":")))
         return str(self.value)
 
     def __repr__(self) -> str:

@@ -32,3 +32,20 @@ def results_input(sources: dict[str, str]):
 
 def ours_option(wildcards, input) -> str:
     return f"--ours {input.ours}" if input.ours else ""
+
+
+def odeen_regimes(config: dict) -> list[str]:
+    """Every ``<rules>x<structures>`` training regime of Table 3.2, largest first."""
+    odeen = config["odeen"]
+    regimes = [
+        f"{n}x{m}"
+        for n in sorted(odeen["train_rules"], reverse=True)
+        for m in sorted(odeen["train_structures"], reverse=True)
+    ]
+    if odeen["main_regime"] not in regimes:
+        from harness.core.errors import HarnessError
+
+        raise HarnessError(
+            f"config: odeen.main_regime {odeen['main_regime']} is not one of {', '.join(regimes)}"
+        )
+    return regimes

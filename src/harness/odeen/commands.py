@@ -1,0 +1,348 @@
+"""``harness odeen ...``: the Odeen steps of the pipeline (thesis ch. 3)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+
+from harness.core.errors import HarnessError
+from harness.core.logs import LOG
+from harness.core.seeds import derive_seed
+
+
+def _universe(args):
+    from harness.odeen.data import write_universe
+
+    write_universe(args.out)
+
+
+def _tags(args):
+    from harness.odeen.data import read_universe, write_tags
+
+    write_tags(args.out, read_universe(args.universe))
+
+
+def _rules(args):
+    from harness.odeen import data
+
+    if args.tags:
+        rules, packed, _ = data.read_tags(args.tags)
+    else:
+        from harness.odeen.interpreter import tag_matrix
+
+        rules, packed = tag_matrix()
+    data.write_rules_tsv(args.out, data.rules_table(rules, packed))
+
+
+def _summary(args):
+    from harness.odeen import data
+
+    table = data.read_rules_tsv(args.rules)
+    metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
+    data.write_summary(metrics, hist, args.metrics, args.plot)
+    if args.figure:
+        data.plot_positive_rates(hist, args.figure)
+    LOG.info("%s", metrics)
+
+
+def _label(args):
+    import numpy as np
+
+    from harness.odeen.interpreter import label
+    from harness.odeen.language import OdeenSyntaxError, structure_from_str
+
+    try:
+        labels = label(args.rule, np.stack([structure_from_str(s) for s in args.structures]))
+    except (OdeenSyntaxError, ValueError) as err:
+        raise HarnessError(str(err)) from None
+    for s, lab in zip(args.structures, labels):
+        print(f"{s}\t{int(lab)}")
+
+
+def _rules_info(tags_path: str, rules_path: str):
+    import numpy as np
+
+    from harness.odeen.data import read_rules_tsv, read_tags
+
+    rules, packed, _ = read_tags(tags_path)
+    table = read_rules_tsv(rules_path)
+    if [r["rule"] for r in table] != rules:
+        raise HarnessError(f"{rules_path} does not list the rules of {tags_path} in the same order")
+    classes = np.array([r["label_class"] for r in table])
+    return rules, packed, classes, np.array([r["n_positive"] for r in table])
+
+
+def _split(args):
+    from harness.odeen.games import make_split, write_split
+
+    rules, _, classes, n_pos = _rules_info(args.tags, args.rules)
+    seed = derive_seed(args.seed, "odeen", "split")
+    sizes = [int(x) for x in re.findall(r"[^\s,\[\]]+", " ".join(args.train_sizes)) if x.isdigit() or _bad(x)]
+    write_split(
+        args.out, make_split(rules, classes, n_pos, sizes, args.valid, args.test, args.test_exactly_two, seed)
+    )
+
+
+def _bad(token: str) -> bool:
+    raise HarnessError(f"--train-sizes: {token!r} is not a number of rules")
+
+
+def _games(args):
+    import numpy as np
+
+    from harness.odeen import games
+
+    rules, packed, classes, _ = _rules_info(args.tags, args.rules)
+    names = games.read_split(args.split)[args.which]
+    seed = derive_seed(args.seed, "odeen", "games", args.which)
+    ids, tables, labels = games.make_games(rules, names, packed, classes, args.table_size, args.pairs, seed)
+    bad = [rules[r] for r, t in zip(ids, tables) if len(games.rivals_of_game(packed, classes, r, t))]
+    if bad:
+        raise HarnessError(f"odeen games: {len(bad)} games are ambiguous, e.g. {bad[0]!r}")
+    ev = games.eval_structures(
+        tables, args.eval_structures, derive_seed(args.seed, "odeen", "eval", args.which)
+    )
+    games.write_npz(
+        args.out, rules=np.array(names), rule_ids=ids, tables=tables, labels=labels, eval_structures=ev
+    )
+    LOG.info(
+        "%d unique %s games of %d structures, %d evaluation structures",
+        len(ids),
+        args.which,
+        tables.shape[1],
+        len(ev),
+    )
+
+
+def _train_data(args):
+    import numpy as np
+
+    from harness.odeen import games
+
+    rules, packed, _, _ = _rules_info(args.tags, args.rules)
+    split = games.read_split(args.split)
+    if str(args.n_rules) not in split["train"]:
+        raise HarnessError(f"split has no {args.n_rules}-rule training set (has {', '.join(split['train'])})")
+    names = split["train"][str(args.n_rules)]
+    index = {r: i for i, r in enumerate(rules)}
+    seed = derive_seed(args.seed, "odeen", "train-data", args.n_rules, args.structures)
+    data = games.training_data([index[r] for r in names], packed, args.structures, seed)
+    games.write_npz(args.out, rules=np.array(names), **data)
+
+
+def _hparams(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HarnessError(f"--hparams is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise HarnessError("--hparams must be a JSON object")
+    return value
+
+
+MODEL_KEYS = ("d_model", "n_heads", "n_layers", "d_ff", "dropout")
+TRAIN_KEYS = ("steps", "batch_size", "lr", "checkpoint_every", "log_every", "rule_loss_weight")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("device cuda requested but torch sees no CUDA GPU (use --device cpu)")
+    return name
+
+
+def provenance(args) -> dict:
+    import numpy
+    import torch
+
+    from harness import __version__
+
+    info = {
+        "harness": __version__,
+        "torch": str(torch.__version__),
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "seed": args.seed,
+        "device": args.device,
+    }
+    if args.device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _train(args):
+    import torch
+
+    from harness.odeen.games import GAME_KEYS, read_npz
+    from harness.odeen.games import TRAIN_KEYS as DATA_KEYS
+    from harness.odeen.models import ModelConfig
+    from harness.odeen.train import TrainConfig, train
+
+    hp = _hparams(args.hparams)
+    unknown = set(hp) - set(MODEL_KEYS) - set(TRAIN_KEYS)
+    if unknown:
+        raise HarnessError(f"--hparams: unknown key {sorted(unknown)[0]!r}")
+    device = _device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = read_npz(args.data, DATA_KEYS, "training data")
+    valid = read_npz(args.valid, GAME_KEYS, "validation games") if args.valid else None
+    rules = [str(r) for r in data["rules"]]
+    if valid is not None:  # validation games name their own rules
+        valid = dict(valid, rule_ids=range(len(valid["rules"])))
+    seed = derive_seed(args.seed, "odeen", "train", args.kind, *data["structures"].shape)
+    model_cfg = ModelConfig(**{k: hp[k] for k in MODEL_KEYS if k in hp})
+    train_cfg = TrainConfig(seed=seed, **{k: hp[k] for k in TRAIN_KEYS if k in hp})
+    summary = train(
+        args.kind,
+        model_cfg,
+        train_cfg,
+        rules,
+        data,
+        valid,
+        [str(r) for r in valid["rules"]] if valid is not None else rules,
+        args.out,
+        args.checkpoint or args.out + ".ckpt",
+        args.history,
+        device=device,
+        stop_after=args.stop_after,
+    )
+    if summary is not None and args.summary:
+        from harness.core.atomic import write_text
+
+        summary.update(model=model_cfg.__dict__, provenance=provenance(args))
+        write_text(args.summary, json.dumps(summary, indent=1) + "\n")
+
+
+def _evaluate(args):
+    import torch
+
+    from harness.odeen import evaluate
+    from harness.odeen.models import load_model
+
+    device = _device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = evaluate.load_context(args.tags, args.rules, args.games, limit=args.limit)
+    if args.model == "crn":
+        if not (args.interpreter and args.cg):
+            raise HarnessError("--model crn needs --interpreter and --cg")
+        interpreter, _ = load_model(args.interpreter, "interpreter", device)
+        cg, _ = load_model(args.cg, "cg", device)
+        result = evaluate.run_crn(cg, interpreter, ctx, args.beams, device)
+        result["summary"]["beams"] = args.beams
+    else:
+        if not args.empiricist:
+            raise HarnessError(f"--model {args.model} needs --empiricist")
+        model, _ = load_model(args.empiricist, args.model, device)
+        result = evaluate.run_empiricist(model, ctx, device)
+    result["summary"]["test_games"] = len(ctx.names())
+    evaluate.write_evaluation(result, args.out, args.games_csv, provenance(args))
+
+
+def _report(args):
+    from harness.odeen import report
+
+    crn = {report.regime_of(p): report.read_json(p) for p in args.crn}
+    main = report.regime_of(args.main_crn)
+    if main not in crn:
+        crn[main] = report.read_json(args.main_crn)
+    emp_c, emp_r = report.read_json(args.emp_c), report.read_json(args.emp_r)
+    report.write_ours(args.table_3_1, report.table_3_1(crn[main], emp_c, emp_r))
+    report.write_ours(args.table_3_2, report.table_3_2(crn))
+    ex2 = report.exactly_two_rows(crn[main], emp_c, emp_r)
+    report.write_ours(args.exactly_two, ex2)
+    report.write_ours(args.strict, report.strict_rows(crn[main]))
+    report.plot_thinking_time(crn[main], args.figure_3_6, args.scale)
+    report.plot_exactly_two(ex2, args.figure_exactly_two, args.scale)
+
+
+def register(sub, step) -> None:
+    """Add the odeen steps to the ``odeen`` subparser ``sub`` (``step`` adds --log/-v)."""
+    p = step(sub, "universe", _universe, "write the 117,649 structures of U, one per line")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "tags", _tags, "label every structure with every rule (bit-packed .npz)")
+    p.add_argument("--universe", required=True, metavar="FILE", help="from `harness odeen universe`")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "rules", _rules, "write every rule as TSV: rule, kind, n_tokens, n_positive, label_class")
+    p.add_argument("--tags", metavar="FILE", help="tag matrix to read (computed afresh if omitted)")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = step(sub, "summary", _summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)")
+    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
+    p.add_argument("--n-structures", type=int, default=117649)
+    p.add_argument("--bins", type=int, default=20)
+    p.add_argument("--metrics", required=True, metavar="JSON")
+    p.add_argument("--plot", required=True, metavar="CSV")
+    p.add_argument("--figure", metavar="PNG", help="also draw the histogram")
+    p = step(sub, "label", _label, "print the label RULE gives each STRUCTURE (e.g. 'b.aA.V')")
+    p.add_argument("rule")
+    p.add_argument("structures", nargs="+", metavar="STRUCTURE")
+
+    def tags_and_rules(p):
+        p.add_argument("--tags", required=True, metavar="NPZ", help="from `harness odeen tags`")
+        p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
+        p.add_argument("--seed", type=int, default=0, help="master seed (config `seed`)")
+
+    p = step(sub, "split", _split, "training rule sets, validation and test rules (JSON)")
+    tags_and_rules(p)
+    p.add_argument("--train-sizes", nargs="+", default=["1438", "500"], help="e.g. 1438 500 or [1438,500]")
+    p.add_argument("--valid", type=int, default=1132)
+    p.add_argument("--test", type=int, default=1132)
+    p.add_argument("--test-exactly-two", type=int, default=72, help="test rules with 'exactly 2'")
+    p.add_argument("--out", required=True, metavar="JSON")
+    p = step(sub, "games", _games, "unique 32-structure games of the validation or test rules (.npz)")
+    tags_and_rules(p)
+    p.add_argument("--split", required=True, metavar="JSON")
+    p.add_argument("--which", required=True, choices=["valid", "test"])
+    p.add_argument("--table-size", type=int, default=32)
+    p.add_argument("--pairs", type=int, default=5, help="near-identical pairs opening each table")
+    p.add_argument("--eval-structures", type=int, default=1176, help="ell: structures scored per game")
+    p.add_argument("--out", required=True, metavar="NPZ")
+    p = step(sub, "train-data", _train_data, "m labelled structures per training rule (.npz)")
+    tags_and_rules(p)
+    p.add_argument("--split", required=True, metavar="JSON")
+    p.add_argument("--n-rules", type=int, required=True)
+    p.add_argument("--structures", type=int, required=True, help="m: labelled structures per rule")
+    p.add_argument("--out", required=True, metavar="NPZ")
+
+    def runtime(p):
+        p.add_argument("--seed", type=int, default=0, help="master seed (config `seed`)")
+        p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
+    p = step(sub, "train", _train, "train an Odeen model; resumes from its checkpoint after a kill")
+    p.add_argument("--kind", required=True, choices=["interpreter", "cg", "emp_r", "emp_c"])
+    p.add_argument("--data", required=True, metavar="NPZ", help="from `harness odeen train-data`")
+    p.add_argument("--valid", metavar="NPZ", help="validation games (from `harness odeen games`)")
+    p.add_argument("--hparams", required=True, metavar="JSON", help="model and optimiser settings")
+    runtime(p)
+    p.add_argument("--out", required=True, metavar="PT")
+    p.add_argument("--checkpoint", metavar="FILE", help="resumable state (default: OUT.ckpt)")
+    p.add_argument("--history", metavar="CSV", help="loss curve")
+    p.add_argument("--summary", metavar="JSON", help="training time, parameters, versions")
+    p.add_argument("--stop-after", type=int, metavar="STEPS", help="stop early as a preemption would")
+    p = step(sub, "evaluate", _evaluate, "NRS, T-Acc, R-Acc of a CRN or an empiricist on the test games")
+    p.add_argument("--model", required=True, choices=["crn", "emp_r", "emp_c"])
+    p.add_argument("--interpreter", metavar="PT")
+    p.add_argument("--cg", metavar="PT")
+    p.add_argument("--empiricist", metavar="PT")
+    p.add_argument("--beams", type=int, default=300, help="t: conjectures per game")
+    tags_and_rules(p)
+    p.add_argument("--games", required=True, metavar="NPZ")
+    p.add_argument("--limit", type=int, help="only the first N games")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="JSON")
+    p.add_argument("--games-csv", metavar="CSV", help="per-game predictions")
+    p = step(sub, "report", _report, "Tables 3.1, 3.2, section 3.5 results and Figure 3.6 from evaluations")
+    p.add_argument("--crn", nargs="+", required=True, metavar="JSON", help="crn_<n>x<m>.json, every regime")
+    p.add_argument("--main-crn", required=True, metavar="JSON", help="the Table 3.1 regime")
+    p.add_argument("--emp-c", required=True, metavar="JSON")
+    p.add_argument("--emp-r", required=True, metavar="JSON")
+    p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
+    for name in ("table-3-1", "table-3-2", "exactly-two", "strict"):
+        p.add_argument(f"--{name}", required=True, metavar="CSV")
+    p.add_argument("--figure-3-6", required=True, metavar="PNG")
+    p.add_argument("--figure-exactly-two", required=True, metavar="PNG")

@@ -1,0 +1,216 @@
+"""Training of the Odeen models on the labelled structures of one training regime (n rules x m
+structures): the interpreter on (rule, structure, label) triples; the conjecture generator and
+the empiricists on 32-structure tables drawn from one rule's labelled structures.
+
+Losses (original code): cross-entropy on the label; cross-entropy on the next rule token;
+EMP-C adds ``rule_loss_weight`` (100) times the rule loss to the label loss.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.core.atomic import write_text
+from harness.core.logs import LOG, progress
+from harness.odeen.games import structures_array
+from harness.odeen.models import PAD, VOCAB, ModelConfig, build_model, count_parameters, save_model
+from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+
+HISTORY_COLUMNS = ("step", "train_loss", "valid_loss", "valid_accuracy", "seconds")
+
+
+@dataclass
+class TrainConfig:
+    steps: int
+    batch_size: int
+    lr: float = 3e-4
+    checkpoint_every: int = 200
+    log_every: int = 50
+    rule_loss_weight: float = 100.0
+    table_size: int = 32
+    seed: int = 0
+
+
+class Batches:
+    """Batch drawing for every model kind from one regime's labelled structures."""
+
+    def __init__(self, rules: list[str], data: dict[str, np.ndarray], table_size: int, device: str):
+        self.tokens = VOCAB.encode(rules, bos=False)  # rule encoder input (tokens EOS)
+        self.targets = VOCAB.encode(rules, bos=True)  # rule decoder target (BOS tokens EOS)
+        self.structures = data["structures"]
+        self.labels = data["labels"]
+        self.table_size = table_size
+        self.device = device
+
+    def _t(self, x, dtype=torch.long):
+        return torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+
+    def pairs(self, rng: np.random.Generator, size: int) -> dict:
+        n, m = self.structures.shape
+        k, j = rng.integers(n, size=size), rng.integers(m, size=size)
+        return {
+            "rules": self.tokens[k].to(self.device),
+            "structures": self._t(structures_array(self.structures[k, j])),
+            "y": self._t(self.labels[k, j]),
+        }
+
+    def tables(self, rng: np.random.Generator, size: int) -> dict:
+        """Tables of ``table_size`` structures of one rule, plus one more structure as query."""
+        n, m = self.structures.shape
+        k = rng.integers(n, size=size)
+        cols = np.stack([rng.choice(m, size=self.table_size + 1, replace=m <= self.table_size) for _ in k])
+        idx = self.structures[k[:, None], cols]
+        labs = self.labels[k[:, None], cols]
+        return {
+            "structures": self._t(structures_array(idx[:, :-1])),
+            "labels": self._t(labs[:, :-1]),
+            "queries": self._t(structures_array(idx[:, -1])),
+            "y": self._t(labs[:, -1]),
+            "target": self.targets[k].to(self.device),
+        }
+
+
+def games_batch(rules: list[str], games: dict[str, np.ndarray], kind: str, device: str) -> dict:
+    """A fixed validation batch from validation games (true rule, 32 labelled structures)."""
+    tables, labels = games["tables"], games["labels"]
+    names = [rules[i] for i in games["rule_ids"]]
+
+    def t(x):
+        return torch.as_tensor(np.asarray(x), dtype=torch.long, device=device)
+
+    if kind == "interpreter":
+        g, size = np.meshgrid(np.arange(len(names)), np.arange(tables.shape[1]), indexing="ij")
+        g, size = g.ravel()[:4096], size.ravel()[:4096]
+        return {
+            "rules": VOCAB.encode([names[i] for i in g]).to(device),
+            "structures": t(structures_array(tables[g, size])),
+            "y": t(labels[g, size]),
+        }
+    # leave-one-out: 31 structures as the table, the last as the query
+    return {
+        "structures": t(structures_array(tables[:, :-1])),
+        "labels": t(labels[:, :-1]),
+        "queries": t(structures_array(tables[:, -1])),
+        "y": t(labels[:, -1]),
+        "target": VOCAB.encode(names, bos=True).to(device),
+    }
+
+
+def _rule_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target[:, 1:].reshape(-1), ignore_index=PAD
+    )
+
+
+def loss_and_accuracy(model: nn.Module, batch: dict, rule_weight: float) -> tuple[torch.Tensor, float]:
+    """The training loss of a batch, and the accuracy that matters for the model kind
+    (tag accuracy; for CG, next-token accuracy)."""
+    if model.kind == "interpreter":
+        logits = model(batch["rules"], batch["structures"])
+        loss = nn.functional.cross_entropy(logits, batch["y"])
+        return loss, float((logits.argmax(-1) == batch["y"]).float().mean())
+    prefix = batch["target"][:, :-1]
+    if model.kind == "cg":
+        logits = model(batch["structures"], batch["labels"], prefix)
+        mask = batch["target"][:, 1:] != PAD
+        acc = (logits.argmax(-1) == batch["target"][:, 1:])[mask].float().mean()
+        return _rule_loss(logits, batch["target"]), float(acc)
+    label_logits, rule_logits = model(batch["structures"], batch["labels"], batch["queries"], prefix)
+    loss = nn.functional.cross_entropy(label_logits, batch["y"])
+    if rule_logits is not None:
+        loss = loss + rule_weight * _rule_loss(rule_logits, batch["target"])
+    return loss, float((label_logits.argmax(-1) == batch["y"]).float().mean())
+
+
+def train(
+    kind: str,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    rules: list[str],
+    data: dict[str, np.ndarray],
+    valid: dict[str, np.ndarray] | None,
+    all_rules: list[str],
+    out: str,
+    checkpoint: str,
+    history_csv: str | None = None,
+    device: str = "cpu",
+    stop_after: int | None = None,
+) -> dict | None:
+    """Train one model; resume from ``checkpoint`` if a run with the same settings stopped.
+
+    ``stop_after`` stops (as a preemption would) after that many steps, leaving the checkpoint.
+    Returns the training summary, or None when stopped early.
+    """
+    rng = seed_everything(cfg.seed)
+    model = build_model(kind, model_cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    tag = json.dumps([kind, model_cfg.__dict__, cfg.__dict__, len(rules), list(data["structures"].shape)])
+    start, history = load_checkpoint(checkpoint, model, optimizer, rng, tag)
+    batches = Batches(rules, data, cfg.table_size, device)
+    draw = batches.pairs if kind == "interpreter" else batches.tables
+    valid_batch = games_batch(all_rules, valid, kind, device) if valid is not None else None
+    LOG.info(
+        "%s: %d parameters, steps %d..%d, batch %d",
+        kind,
+        count_parameters(model),
+        start,
+        cfg.steps,
+        cfg.batch_size,
+    )
+    elapsed = history[-1]["seconds"] if history else 0.0
+    t0 = time.perf_counter() - elapsed
+    model.train()
+    bar = progress(range(start, cfg.steps), desc=f"train {kind}", initial=start, total=cfg.steps)
+    for step in bar:
+        loss, _ = loss_and_accuracy(model, draw(rng, cfg.batch_size), cfg.rule_loss_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            row = {"step": done, "train_loss": round(loss.item(), 5), "valid_loss": "", "valid_accuracy": ""}
+            if valid_batch is not None:
+                model.eval()
+                with torch.no_grad():
+                    vloss, vacc = loss_and_accuracy(model, valid_batch, cfg.rule_loss_weight)
+                model.train()
+                row.update(valid_loss=round(float(vloss), 5), valid_accuracy=round(vacc, 5))
+            row["seconds"] = round(time.perf_counter() - t0, 2)
+            history.append(row)
+            LOG.info("step %d: %s", done, row)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            save_checkpoint(checkpoint, model, optimizer, done, rng, history, tag)
+        if stop_after is not None and done >= stop_after and done < cfg.steps:
+            LOG.info("stopping after step %d (checkpoint kept)", done)
+            return None
+    seconds = time.perf_counter() - t0
+    summary = {
+        "kind": kind,
+        "steps": cfg.steps,
+        "parameters": count_parameters(model),
+        "train_seconds": round(seconds, 1),
+        "device": device,
+        "final": history[-1] if history else {},
+        "train_config": cfg.__dict__,
+        "torch": str(torch.__version__),
+    }
+    save_model(out, model.cpu(), {"summary": summary})
+    if history_csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(history)
+        write_text(history_csv, buf.getvalue())
+    if os.path.exists(checkpoint):
+        os.unlink(checkpoint)
+    LOG.info("trained %s in %.1f s: %s", kind, seconds, summary["final"])
+    return summary

@@ -1,0 +1,1 @@
+"""Training plumbing shared by every family: seeding and resumable checkpoints."""
