@@ -55,6 +55,7 @@ report: $(STAMP)
 
 benchmark: $(STAMP)
 	python benchmarks/bench_odeen_tags.py
+	python benchmarks/bench_odeen_nrs.py
 
 # Re-resolve the pinned set from requirements.in in a fresh environment.
 lock:

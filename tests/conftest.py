@@ -43,9 +43,29 @@ def copy_workflow(dest: Path, with_src: bool = False) -> Path:
     return dest
 
 
+TINY = REPO / "tests" / "data" / "tiny.yaml"
+
+
+def use_tiny_config(dest: Path) -> Path:
+    """Make dest/config.yaml the embedded config with tests/data/tiny.yaml layered over it, so a
+    copy of the pipeline trains and evaluates the whole CRN family in about a minute."""
+    import yaml
+
+    from harness.core.config import load_config
+
+    merged = load_config(REPO / "config.yaml", TINY)
+    (dest / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    return dest
+
+
 @pytest.fixture
 def workflow_dir(tmp_path):
     return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture
+def tiny_workflow_dir(tmp_path):
+    return use_tiny_config(copy_workflow(tmp_path / "wf"))
 
 
 @pytest.fixture(scope="session")

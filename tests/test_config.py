@@ -15,7 +15,10 @@ def test_shipped_configs_validate():
     assert load_config(REPO_ROOT / "config.yaml")["scale"] == "embedded"
     thesis = load_config(REPO_ROOT / "config.yaml", REPO_ROOT / "config" / "thesis.yaml")
     assert thesis["scale"] == "thesis" and thesis["device"] == "cuda"
-    assert thesis["odeen"] == embedded()["odeen"]  # layered, not replaced
+    # layered, not replaced: keys the thesis file does not set keep the embedded value
+    assert thesis["odeen"]["histogram_bins"] == embedded()["odeen"]["histogram_bins"]
+    assert thesis["odeen"]["train_structures"] == [100, 1000, 10000]
+    assert thesis["odeen"]["interpreter"]["d_model"] == 128 and thesis["odeen"]["beams"] == 300
 
 
 @pytest.mark.parametrize(
@@ -28,6 +31,11 @@ def test_shipped_configs_validate():
             "config: odeen.histogram_bins: '20' is not of type 'integer'",
         ),
         (lambda c: c.update(scale="huge"), "config: scale: 'huge' is not one of"),
+        (
+            lambda c: c["odeen"]["interpreter"].update(layers=2),
+            "config: unknown key 'layers' in odeen.interpreter",
+        ),
+        (lambda c: c["odeen"].update(main_regime="big"), "config: odeen.main_regime: 'big' does not match"),
         (
             lambda c: c["resources"]["default"].update(gpus=1),
             "config: unknown key 'gpus' in resources.default",

@@ -25,13 +25,17 @@ ISSUE_TABLES = [
     "6_8",
     "7_1",
 ]
-ISSUE_FIGURES = ["3_6", "4_2", "6_4", "6_5", "7_3"]
+ISSUE_FIGURES = ["3_6", "3_exactly_two", "4_2", "6_4", "6_5", "7_3"]
+# results the thesis states in its text (section 3.5), kept as tables beside ours
+TEXT_RESULTS = ["text_3_exactly_two", "text_3_strict_crn"]
 
 
 def test_registry_holds_every_thesis_table_and_figure():
     reg = load_registry()
     assert sorted(e for e in reg if e.startswith("table_")) == sorted(f"table_{t}" for t in ISSUE_TABLES)
     assert sorted(e for e in reg if e.startswith("figure_")) == sorted(f"figure_{f}" for f in ISSUE_FIGURES)
+    assert sorted(e for e in reg if e.startswith("text_")) == TEXT_RESULTS
+    assert reg["text_3_strict_crn"].title == "Section 3.5: strict CRN"
     for entry in reg.values():
         assert entry.caption and entry.values
         assert entry.chapter == int(entry.id.split("_")[1])

@@ -23,9 +23,17 @@ def dry_run_jobs(output: str) -> dict[str, list[dict]]:
     return jobs
 
 
-def test_whole_dag_runs_and_noop_rerun(workflow_dir):
+def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
+    workflow_dir = tiny_workflow_dir
     run(["snakemake", "-c2"], cwd=workflow_dir)
     for path in [
+        "data/odeen/games_test.npz",
+        "models/odeen/interpreter_60x100.pt",
+        "models/odeen/cg_40x40.pt",
+        "results/odeen/eval/crn_60x100.json",
+        "results/odeen/eval/emp_c_60x100.json",
+        "results/figures/figure_3_6.png",
+        "results/figures/figure_3_exactly_two.png",
         "data/odeen/universe.txt",
         "data/odeen/tags.npz",
         "data/odeen/rules.tsv",
@@ -39,6 +47,16 @@ def test_whole_dag_runs_and_noop_rerun(workflow_dir):
     for table in ["table_3_1", "table_7_1"]:
         for ext in ("md", "tex", "csv"):
             assert (workflow_dir / f"results/tables/{table}.{ext}").exists()
+    # the Odeen tables are filled: every thesis cell of Table 3.1 / 3.2 has ours beside it
+    import csv
+
+    for table, n_cells in (("table_3_1", 9), ("table_3_2", 12), ("text_3_strict_crn", 4)):
+        with open(workflow_dir / f"results/tables/{table}.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        assert sum(bool(r["ours"]) for r in rows) == n_cells, table
+    assert (workflow_dir / "checkpoints").exists() and not list(
+        (workflow_dir / "checkpoints").rglob("*.ckpt")
+    )
     # the DAG's outputs equal the committed results of the embedded run
     assert json.loads((workflow_dir / "results/odeen/language.json").read_text()) == json.loads(
         (REPO / "results/odeen/language.json").read_text()
@@ -70,7 +88,11 @@ def test_slurm_profile_dry_run(workflow_dir):
         "table",
         "results_index",
     }
-    assert len(jobs["table"]) == 15
+    assert len(jobs["table"]) == 17
+    assert len(jobs["odeen_train_interpreter"]) == 6 and len(jobs["odeen_train_empiricist"]) == 2
+    train = jobs["odeen_train_cg"][0]
+    assert train["gpu"] == "1" and train["mem_mb"] == "16000"  # training asks the cluster for a GPU
+    assert "--device cuda" in out and "--beams 300" in out
     tags = jobs["odeen_tags"][0]
     assert tags["slurm_partition"] == "main" and tags["slurm_account"] == "harness"
     assert tags["mem_mb"] == "8000" and tags["runtime"] == "30" and tags["cpus_per_task"] == "2"
@@ -85,13 +107,14 @@ def test_gpu_profile_dry_run(workflow_dir):
     assert "--scale thesis" in out
 
 
-def test_report_holds_tables_and_figures(workflow_dir):
+def test_report_holds_tables_and_figures(tiny_workflow_dir):
+    workflow_dir = tiny_workflow_dir
     run(["snakemake", "-c2"], cwd=workflow_dir)
     run(["snakemake", "--report", "report.html"], cwd=workflow_dir)
     html = (workflow_dir / "report.html").read_text()
     for table in ("table_3_1", "table_6_2", "table_7_1"):
         assert table in html
-    assert "positive_rates.png" in html
+    assert "positive_rates.png" in html and "figure_3_6.png" in html
     assert "Evaluation results of CRN" in html  # a caption from the registry
 
 
@@ -125,14 +148,18 @@ def test_dvc_stages_mirror_rules():
     assert stages["odeen_summary"]["params"] == [{"config.yaml": ["odeen.histogram_bins"]}]
     assert "results/odeen/language.json" in stages["odeen_summary"]["metrics"][0]
     assert stages["odeen_summary"]["plots"][0]["results/odeen/positive_rates.csv"]["x"] == "positive_rate"
-    assert len([s for s in stages if s.startswith("table_")]) == 15
+    assert len([s for s in stages if s.startswith("table_")]) == 17
+    train = stages["odeen_train_interpreter_1438x1000"]
+    assert train["params"] == [{"config.yaml": ["device", "odeen.interpreter", "seed"]}]
+    assert "models/odeen/interpreter_1438x1000.pt" in train["outs"]
 
 
 @pytest.fixture
 def dvc_repo(tmp_path):
-    from conftest import copy_workflow
+    from conftest import copy_workflow, use_tiny_config
 
-    repo = copy_workflow(tmp_path / "repo", with_src=True)
+    repo = use_tiny_config(copy_workflow(tmp_path / "repo", with_src=True))
+    run(["harness", "workflow", "dvc-yaml", "--out", "dvc.yaml"], cwd=repo)
     run("git init -q && git config user.email t@t && git config user.name t", cwd=repo)
     run(["dvc", "init", "-q"], cwd=repo)
     run(["dvc", "config", "core.analytics", "false"], cwd=repo)

@@ -173,15 +173,24 @@ GAME_KEYS = ("rules", "rule_ids", "tables", "labels", "eval_structures")
 
 
 # ----------------------------------------------------------------------------- games
-def neighbours(index: int) -> np.ndarray:
-    """Indices of the 36 structures that differ from ``index`` in exactly one slot."""
-    base = len(SYMBOLS)
-    digits = [(index // base ** (N_SLOTS - 1 - k)) % base for k in range(N_SLOTS)]
-    out = []
-    for k in range(N_SLOTS):
-        weight = base ** (N_SLOTS - 1 - k)
-        out += [index + (s - digits[k]) * weight for s in range(base) if s != digits[k]]
-    return np.array(out, dtype=np.int64)
+def boundary_pair(
+    labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator, start_positive: bool
+) -> list[int]:
+    """Two structures one slot apart with different labels: walk from a random structure to a
+    random one of the other label, one slot at a time; the label flips somewhere on the way."""
+    start, goal = (pos, neg) if start_positive else (neg, pos)
+    here = int(rng.choice(start))
+    digits, target = structures_array(here), structures_array(int(rng.choice(goal)))
+    weights = len(SYMBOLS) ** np.arange(N_SLOTS - 1, -1, -1)
+    for slot in rng.permutation(N_SLOTS):
+        if digits[slot] == target[slot]:
+            continue
+        digits[slot] = target[slot]
+        nxt = int(digits.astype(np.int64) @ weights)
+        if labels[nxt] != labels[here]:
+            return [here, nxt]
+        here = nxt
+    raise AssertionError("unreachable: the walk ends on the other label")
 
 
 def make_game(
@@ -205,10 +214,9 @@ def make_game(
     chosen: list[int] = []
     for k in range(n_pairs):  # near-identical pairs with different labels
         for _ in range(max_draws):
-            s = int(rng.choice(pos if k % 2 == 0 else neg))
-            flips = [int(t) for t in neighbours(s) if labels[t] != labels[s] and t not in chosen]
-            if flips and s not in chosen:
-                chosen += [s, int(rng.choice(flips))]
+            pair = boundary_pair(labels, pos, neg, rng, start_positive=k % 2 == 0)
+            if not set(pair) & set(chosen):
+                chosen += pair
                 break
     target = labels[chosen]
     rivals = np.flatnonzero(

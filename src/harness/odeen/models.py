@@ -171,7 +171,7 @@ class RuleDecoder(nn.Module):
 
     def forward(self, memory, memory_pad, prefix: torch.Tensor) -> torch.Tensor:
         n = prefix.shape[1]
-        causal = nn.Transformer.generate_square_subsequent_mask(n, device=prefix.device)
+        causal = torch.ones(n, n, dtype=torch.bool, device=prefix.device).triu(1)
         out = self.decoder(
             self.embed(prefix),
             memory,

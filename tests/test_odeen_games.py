@@ -1,0 +1,98 @@
+"""The Odeen data protocol on the real tag matrix: rule split, training data, unique games."""
+
+import numpy as np
+import pytest
+
+from harness.odeen import games
+from harness.odeen.interpreter import unpack_row
+from harness.odeen.language import UNIVERSE_SIZE, parse_rule, universe
+
+
+@pytest.fixture(scope="module")
+def lang(tags, rules_table):
+    rules, packed = tags
+    classes = np.array([r["label_class"] for r in rules_table])
+    n_pos = np.array([r["n_positive"] for r in rules_table])
+    return rules, packed, classes, n_pos
+
+
+@pytest.fixture(scope="module")
+def split(lang):
+    rules, _, classes, n_pos = lang
+    return games.make_split(rules, classes, n_pos, [1438, 500], 100, 150, 10, seed=7)
+
+
+def test_column_labels_match_unpacked_rows(lang):
+    rules, packed, _, _ = lang
+    idx = np.array([0, 1, 7, 8, 9, 12345, UNIVERSE_SIZE - 1])
+    cols = games.column_labels(packed[:50], idx)
+    full = np.stack([unpack_row(packed[r], UNIVERSE_SIZE) for r in range(50)])
+    assert (cols == full[:, idx]).all()
+
+
+def test_structures_array_and_boundary_pairs(lang):
+    rules, packed, _, _ = lang
+    u = universe()
+    assert (games.structures_array(np.arange(UNIVERSE_SIZE)) == u).all()
+    rng = np.random.default_rng(0)
+    for r in (rules.index("exactly 1 red block surrounded_by blue"), rules.index("zero pyramid")):
+        labels = unpack_row(packed[r], UNIVERSE_SIZE)
+        pos, neg = np.flatnonzero(labels), np.flatnonzero(~labels)
+        for start_positive in (True, False):
+            a, b = games.boundary_pair(labels, pos, neg, rng, start_positive)
+            assert (u[a] != u[b]).sum() == 1 and labels[a] != labels[b] and labels[a] == start_positive
+
+
+def test_split_follows_the_protocol(lang, split):
+    rules, _, classes, _ = lang
+    cls = dict(zip(rules, classes))
+    small, large = split["train"]["500"], split["train"]["1438"]
+    assert len(small) == 500 and len(large) == 1438 and set(small) <= set(large)
+    held = games.held_out_classes(rules, classes)
+    assert not any("exactly 2" in r or cls[r] in held for r in large)
+    # every token and rule kind appears in the smallest set
+    all_tokens = {t for r in rules for t in r.split()}
+    assert {t for r in small for t in r.split()} == all_tokens
+    assert {parse_rule(r).kind for r in small} == {"simple", "relational", "and", "or"}
+    train_classes = {cls[r] for r in large}
+    evaluated = split["valid"] + split["test"]
+    assert len(split["test"]) == 150 and len(split["valid"]) == 100
+    assert not any(cls[r] in train_classes for r in evaluated)
+    assert len({cls[r] for r in evaluated}) == len(evaluated)  # one rule per class, sets disjoint
+    assert not any("at_the_left_of" in r for r in evaluated)
+    assert sum("exactly 2" in r for r in split["test"]) == 10
+    again = games.make_split(rules, classes, lang[3], [1438, 500], 100, 150, 10, seed=7)
+    assert again == split  # seeded
+
+
+def test_training_data_is_balanced_and_correctly_labelled(lang, split):
+    rules, packed, _, _ = lang
+    index = {r: i for i, r in enumerate(rules)}
+    ids = [index[r] for r in split["train"]["500"][:40]]
+    data = games.training_data(ids, packed, 100, seed=3)
+    assert data["structures"].shape == (40, 100)
+    for k, r in enumerate(ids):
+        truth = unpack_row(packed[r], UNIVERSE_SIZE)
+        assert (data["labels"][k] == truth[data["structures"][k]]).all()
+    rates = data["labels"].mean(axis=1)
+    n_pos = np.array([unpack_row(packed[r], UNIVERSE_SIZE).sum() for r in ids])
+    assert np.allclose(rates[(n_pos >= 50) & (n_pos <= UNIVERSE_SIZE - 50)], 0.5)
+
+
+def test_every_test_game_is_unique(lang, split):
+    """No rule outside the true rule's label class labels a game's 32 structures the same way."""
+    rules, packed, classes, _ = lang
+    ids, tables, labels = games.make_games(rules, split["test"], packed, classes, 32, 5, seed=11)
+    assert tables.shape == (150, 32) and len(set(ids.tolist())) == 150
+    u = universe()
+    for r, table, lab in zip(ids, tables, labels):
+        assert len(set(table.tolist())) == 32
+        same = np.all(games.column_labels(packed, table) == lab, axis=1)
+        assert set(classes[same].tolist()) == {classes[r]}
+        # the table opens with near-identical pairs (one slot apart) labelled differently
+        pairs = table[:10].reshape(5, 2)
+        assert ((u[pairs[:, 0]] != u[pairs[:, 1]]).sum(axis=1) == 1).all()
+        assert (lab[:10].reshape(5, 2)[:, 0] != lab[:10].reshape(5, 2)[:, 1]).all()
+        assert (lab == unpack_row(packed[r], UNIVERSE_SIZE)[table]).all()
+    ev = games.eval_structures(tables, 1176, seed=5)
+    assert len(ev) == 1176 and not np.isin(ev, tables).any()
