@@ -12,12 +12,10 @@ must give the same hits on those games.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import numpy as np
+from common import machine, write_result
 
 from harness.odeen.games import column_labels, eval_structures
 from harness.odeen.interpreter import label_classes, tag_matrix
@@ -49,7 +47,7 @@ def main() -> None:
     assert (slow == fast[:n_loop]).all(), "fast and loop NRS disagree"
 
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "machine": machine(),
         "games": args.games,
         "rules": len(classes),
         "eval_structures": int(ev_tags.shape[1]),
@@ -65,9 +63,7 @@ def main() -> None:
         + (f" (extrapolated from {n_loop} games)" if n_loop < args.games else "")
     )
     print(f"speed-up:                          {loop_s / fast_s:.1f}x")
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=2)
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

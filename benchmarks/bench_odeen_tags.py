@@ -11,12 +11,11 @@ The per-rule baseline is timed on a random sample of rules and extrapolated to a
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import resource
 import time
 
 import numpy as np
+from common import machine, write_result
 
 from harness.odeen.interpreter import label, tag_matrix, unpack_row
 from harness.odeen.language import all_rule_strings, universe
@@ -55,7 +54,7 @@ def main() -> None:
         assert (unpack_row(packed[index[rule]], len(structures)) == lab).all(), rule
 
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
+        "machine": machine(),
         "vectorised_s": round(vectorised_s, 2),
         "per_rule_s": round(per_rule_s, 1),
         "per_rule_timed_rules": len(sample),
@@ -71,9 +70,7 @@ def main() -> None:
     )
     print(f"speed-up:                    {per_rule_s / vectorised_s:.1f}x (target >= 10x)")
     print(f"peak memory (RSS):           {peak_mb:.0f} MB (target < 2048 MB)")
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=2)
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

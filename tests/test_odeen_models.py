@@ -154,3 +154,12 @@ def test_train_cli_resumes_and_rejects_bad_settings(tmp_path):
     assert (
         missing.returncode == 2 and "training data" in missing.stderr and "does not exist" in missing.stderr
     )
+
+
+def test_evaluate_cli_errors_are_one_line(tmp_path):
+    base = ["harness", "odeen", "evaluate", "--tags", "t.npz", "--rules", "r.tsv", "--games", "g.npz"]
+    proc = run(base + ["--model", "crn", "--cg", "cg.pt", "--out", "o.json"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "harness: error: --model crn needs --interpreter and --cg" in proc.stderr
+    proc = run(base + ["--model", "emp_r", "--empiricist", "e.pt", "--out", "o.json"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "harness: error: tag matrix t.npz does not exist" in proc.stderr
+    assert not (tmp_path / "o.json").exists()

@@ -66,6 +66,16 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow
+def test_embedded_odeen_family_reproduces_committed_results(workflow_dir):
+    """The embedded default run of the CRN family (about 12 minutes on 2 cores) gives the
+    committed Odeen tables: every step is seeded and trains on one thread."""
+    run(["snakemake", "-c2", "odeen_report"], cwd=workflow_dir, timeout=3600)
+    for name in ("table_3_1", "table_3_2", "text_3_exactly_two", "text_3_strict_crn"):
+        ours = (workflow_dir / f"results/odeen/{name}.csv").read_text()
+        assert ours == (REPO / f"results/odeen/{name}.csv").read_text(), name
+
+
 def test_bad_config_stops_with_one_line(workflow_dir):
     cfg = workflow_dir / "config.yaml"
     cfg.write_text(
@@ -149,7 +159,7 @@ def test_dvc_stages_mirror_rules():
     assert "results/odeen/language.json" in stages["odeen_summary"]["metrics"][0]
     assert stages["odeen_summary"]["plots"][0]["results/odeen/positive_rates.csv"]["x"] == "positive_rate"
     assert len([s for s in stages if s.startswith("table_")]) == 17
-    train = stages["odeen_train_interpreter_1438x1000"]
+    train = stages["odeen_train_interpreter_1438_1000"]
     assert train["params"] == [{"config.yaml": ["device", "odeen.interpreter", "seed"]}]
     assert "models/odeen/interpreter_1438x1000.pt" in train["outs"]
 

@@ -225,17 +225,17 @@ def _evaluate(args):
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.model == "crn" and not (args.interpreter and args.cg):
+        raise HarnessError("--model crn needs --interpreter and --cg")
+    if args.model != "crn" and not args.empiricist:
+        raise HarnessError(f"--model {args.model} needs --empiricist")
     ctx = evaluate.load_context(args.tags, args.rules, args.games, limit=args.limit)
     if args.model == "crn":
-        if not (args.interpreter and args.cg):
-            raise HarnessError("--model crn needs --interpreter and --cg")
         interpreter, _ = load_model(args.interpreter, "interpreter", device)
         cg, _ = load_model(args.cg, "cg", device)
         result = evaluate.run_crn(cg, interpreter, ctx, args.beams, device)
         result["summary"]["beams"] = args.beams
     else:
-        if not args.empiricist:
-            raise HarnessError(f"--model {args.model} needs --empiricist")
         model, _ = load_model(args.empiricist, args.model, device)
         result = evaluate.run_empiricist(model, ctx, device)
     result["summary"]["test_games"] = len(ctx.names())

@@ -203,38 +203,39 @@ class Interpreter(nn.Module):
         return self.labels(memory, pad, structures)
 
 
-class ConjectureGenerator(nn.Module):
-    kind = "cg"
+class TableModel(nn.Module):
+    """A table encoder over labelled structures (shared by CG and the empiricists)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.table = TableEmbedding(cfg.d_model)
         self.encoder = cfg.encoder()
-        self.rules = RuleDecoder(cfg)
 
     def encode(self, structures, labels):
         return self.encoder(self.table(structures, labels)), None
+
+
+class ConjectureGenerator(TableModel):
+    kind = "cg"
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.rules = RuleDecoder(cfg)
 
     def forward(self, structures, labels, prefix) -> torch.Tensor:
         memory, pad = self.encode(structures, labels)
         return self.rules(memory, pad, prefix)
 
 
-class Empiricist(nn.Module):
+class Empiricist(TableModel):
     """EMP-R (``rule_head=False``) or EMP-C (``rule_head=True``)."""
 
     def __init__(self, cfg: ModelConfig, rule_head: bool) -> None:
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         self.kind = "emp_c" if rule_head else "emp_r"
-        self.table = TableEmbedding(cfg.d_model)
-        self.encoder = cfg.encoder()
         self.labels = LabelDecoder(cfg)
         self.rules = RuleDecoder(cfg) if rule_head else None
-
-    def encode(self, structures, labels):
-        return self.encoder(self.table(structures, labels)), None
 
     def forward(self, structures, labels, queries, prefix=None):
         """Label logits (B, 2) of ``queries`` (B, 6); with a rule head, also rule logits."""
