@@ -160,6 +160,8 @@ def test_evaluate_cli_errors_are_one_line(tmp_path):
     base = ["harness", "odeen", "evaluate", "--tags", "t.npz", "--rules", "r.tsv", "--games", "g.npz"]
     proc = run(base + ["--model", "crn", "--cg", "cg.pt", "--out", "o.json"], cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "harness: error: --model crn needs --interpreter and --cg" in proc.stderr
-    proc = run(base + ["--model", "emp_r", "--empiricist", "e.pt", "--out", "o.json"], cwd=tmp_path, check=False)
+    proc = run(
+        base + ["--model", "emp_r", "--empiricist", "e.pt", "--out", "o.json"], cwd=tmp_path, check=False
+    )
     assert proc.returncode == 2 and "harness: error: tag matrix t.npz does not exist" in proc.stderr
     assert not (tmp_path / "o.json").exists()

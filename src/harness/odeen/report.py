@@ -137,7 +137,9 @@ def plot_exactly_two(rows: list[tuple[str, str, str]], path: str, scale: str) ->
     fig, ax = plt.subplots(figsize=(5, 3.5))
     bars = ax.bar(x - 0.2, list(thesis.values()), 0.4, label="thesis (72 rules)", color="#bbbbbb")
     ax.bar_label(bars, fmt="%.0f%%", fontsize=8)
-    bars = ax.bar(x + 0.2, [ours[k] for k in thesis], 0.4, label=f"ours, {scale} ({n} rules)", color="#4c72b0")
+    bars = ax.bar(
+        x + 0.2, [ours[k] for k in thesis], 0.4, label=f"ours, {scale} ({n} rules)", color="#4c72b0"
+    )
     ax.bar_label(bars, fmt="%.1f%%", fontsize=8)
     ax.set_xticks(x, list(thesis))
     ax.set_ylabel("NRS on 'exactly 2' test rules (%)")
