@@ -12,6 +12,7 @@ validate_config(config)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/odeen.smk"
+include: "workflow/rules/sit.smk"
 include: "workflow/rules/tables.smk"
 
 

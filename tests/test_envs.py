@@ -9,7 +9,9 @@ from conftest import REPO
 
 def lock_pins() -> dict[str, str]:
     pins = {}
-    for line in (REPO / "requirements.lock").read_text().splitlines():
+    lines = (REPO / "requirements.lock").read_text().splitlines()
+    lines += (REPO / "requirements-nodeps.txt").read_text().splitlines()  # weight-only packages
+    for line in lines:
         m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
         if m:
             pins[m.group(1).lower().replace("_", "-")] = m.group(2)

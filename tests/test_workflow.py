@@ -34,6 +34,9 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
         "results/odeen/eval/emp_c_60x100.json",
         "results/figures/figure_3_6.png",
         "results/figures/figure_3_exactly_two.png",
+        "data/sit/generated/name_agnostic.json",
+        "results/sit/scores/smollm2.csv",
+        "results/figures/figure_4_2.png",
         "data/odeen/universe.txt",
         "data/odeen/tags.npz",
         "data/odeen/rules.tsv",
@@ -50,10 +53,15 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
     # the Odeen tables are filled: every thesis cell of Table 3.1 / 3.2 has ours beside it
     import csv
 
-    for table, n_cells in (("table_3_1", 9), ("table_3_2", 12), ("text_3_strict_crn", 4)):
+    for table, n_cells in (("table_3_1", 9), ("table_3_2", 12), ("text_3_strict_crn", 4), ("table_4_3", 20)):
         with open(workflow_dir / f"results/tables/{table}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert sum(bool(r["ours"]) for r in rows) == n_cells, table
+    with open(workflow_dir / "results/tables/table_4_3.csv") as fh:
+        cells = {(r["row"], r["column"]): r["ours"] for r in csv.DictReader(fh)}
+    assert cells[("Symbolic solver (upper bound)", "Tricky")] == "100.0%"
+    assert cells[("Random", "Plain")] == "20.0%" and cells[("GPT-2", "Plain")] == ""
+    assert cells[("SmolLM2-135M-Instruct (GGUF Q4_1)", "Agnostic-emoji")].endswith("%")
     assert (workflow_dir / "checkpoints").exists() and not list(
         (workflow_dir / "checkpoints").rglob("*.ckpt")
     )

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     odeen = families.add_parser("odeen", help="Odeen: universe, games, CRN and empiricists (thesis ch. 3)")
     register_odeen(odeen.add_subparsers(dest="step", metavar="STEP", required=True), step)
 
+    # sit
+    from harness.sit.commands import register as register_sit
+
+    sit = families.add_parser("sit", help="BIG-bench Symbol Interpretation Task (thesis ch. 4)")
+    register_sit(sit.add_subparsers(dest="step", metavar="STEP", required=True), step)
+
     # tables
     tables = families.add_parser("tables", help="thesis tables and figures registry")
     sub = tables.add_subparsers(dest="step", metavar="STEP", required=True)

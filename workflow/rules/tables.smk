@@ -10,6 +10,7 @@ TABLE_SOURCES = {
     "table_3_2": rules.odeen_report.output.table_3_2,
     "text_3_exactly_two": rules.odeen_report.output.exactly_two,
     "text_3_strict_crn": rules.odeen_report.output.strict,
+    "table_4_3": rules.sit_report.output.table,
 }
 
 
@@ -52,6 +53,7 @@ rule results_index:
         # figures are drawn by the family rules; the index links the ones that exist
         rules.odeen_report.output.figure_3_6,
         rules.odeen_report.output.figure_exactly_two,
+        rules.sit_report.output.figure,
     output:
         "results/README.md",
     log:

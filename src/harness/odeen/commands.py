@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import re
 
 from harness.core.errors import HarnessError
@@ -154,22 +153,9 @@ def _device(name: str) -> str:
 
 
 def provenance(args) -> dict:
-    import numpy
-    import torch
+    from harness.core.provenance import provenance as record
 
-    from harness import __version__
-
-    info = {
-        "harness": __version__,
-        "torch": str(torch.__version__),
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-        "seed": args.seed,
-        "device": args.device,
-    }
-    if args.device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+    return record(args.seed, args.device)
 
 
 def _train(args):
@@ -244,17 +230,18 @@ def _evaluate(args):
 
 def _report(args):
     from harness.odeen import report
+    from harness.tables.ours import write_ours_csv
 
     crn = {report.regime_of(p): report.read_json(p) for p in args.crn}
     main = report.regime_of(args.main_crn)
     if main not in crn:
         crn[main] = report.read_json(args.main_crn)
     emp_c, emp_r = report.read_json(args.emp_c), report.read_json(args.emp_r)
-    report.write_ours(args.table_3_1, report.table_3_1(crn[main], emp_c, emp_r))
-    report.write_ours(args.table_3_2, report.table_3_2(crn))
+    write_ours_csv(args.table_3_1, report.table_3_1(crn[main], emp_c, emp_r))
+    write_ours_csv(args.table_3_2, report.table_3_2(crn))
     ex2 = report.exactly_two_rows(crn[main], emp_c, emp_r)
-    report.write_ours(args.exactly_two, ex2)
-    report.write_ours(args.strict, report.strict_rows(crn[main]))
+    write_ours_csv(args.exactly_two, ex2)
+    write_ours_csv(args.strict, report.strict_rows(crn[main]))
     report.plot_thinking_time(crn[main], args.figure_3_6, args.scale)
     report.plot_exactly_two(ex2, args.figure_exactly_two, args.scale)
 

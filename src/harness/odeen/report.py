@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 
 import numpy as np
 
-from harness.core.atomic import atomic_path, write_text
+from harness.core.atomic import atomic_path
 from harness.core.errors import HarnessError
 
 STRUCTS = {100: "100 struct.", 1000: "1K struct.", 10000: "10K struct."}
@@ -76,14 +74,6 @@ def strict_rows(crn: dict) -> list[tuple[str, str, str]]:
         ("strict CRN", "unknown", str(s["unknown"])),
         ("strict CRN", "wrong explanation", str(s["wrong"])),
     ]
-
-
-def write_ours(path: str, rows: list[tuple[str, str, str]]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["row", "column", "ours"])
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())
 
 
 def _savefig(fig, path: str) -> None:

@@ -1,0 +1,1 @@
+"""Symbol Interpretation Task (thesis ch. 4): generator, official-task loader, solver, LM scoring."""

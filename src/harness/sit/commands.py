@@ -1,0 +1,163 @@
+"""``harness sit ...``: the Symbol Interpretation steps (thesis ch. 4)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from harness.core.errors import HarnessError
+from harness.core.logs import LOG
+from harness.core.seeds import derive_seed
+
+COLUMNS = {
+    "plain": "Plain",
+    "adversarial": "Adversarial",
+    "tricky": "Tricky",
+    "name_agnostic": "Agnostic-name",
+    "emoji_agnostic": "Agnostic-emoji",
+}
+BUILTIN = {"solver": "Symbolic solver (upper bound)", "random": "Random"}
+
+
+def _generate(args):
+    from harness.sit.generate import make_task, write_task
+
+    task = make_task(args.subtask, args.per_group, derive_seed(args.seed, "sit", "generate", args.subtask))
+    write_task(args.out, task)
+    LOG.info("%s: %d examples", args.out, len(task["examples"]))
+
+
+def _fetch(args):
+    from harness.core.download import download
+
+    url = args.url.format(revision=args.revision, subtask=args.subtask)
+    got = download(url, args.out, args.sha256 or None)
+    if not args.sha256:
+        LOG.warning(
+            "no sha256 configured for %s: got %s (record it in the config to verify later runs)", url, got
+        )
+    from harness.sit.evaluate import read_task
+
+    read_task(args.out)  # a BIG-bench JSON task, or stop here
+
+
+def _solve(args):
+    from harness.sit.evaluate import read_task
+    from harness.sit.solver import solve_task
+
+    solutions = solve_task(read_task(args.task))
+    for s in solutions:
+        status = "ok" if s.correct else ("UNSOLVED" if s.predicted is None else "WRONG")
+        print(f"{s.index}\t{s.group or '-'}\t{status}\t{s.predicted or s.reason}")
+    print(f"accuracy: {sum(s.correct for s in solutions)}/{len(solutions)}")
+
+
+def _spec(args):
+    from harness.sit.scorers import ModelSpec
+
+    try:
+        models = json.loads(args.models)
+    except json.JSONDecodeError as err:
+        raise HarnessError(f"--models is not JSON: {err}") from None
+    match = [m for m in models if m.get("id") == args.model]
+    if not match:
+        raise HarnessError(
+            f"model {args.model!r} is not configured (sit.models ids: {[m.get('id') for m in models]})"
+        )
+    try:
+        return ModelSpec(**match[0])
+    except TypeError as err:
+        raise HarnessError(f"sit.models entry {args.model!r}: {err}") from None
+
+
+def _evaluate(args):
+    from harness.sit.evaluate import evaluate, read_task, write_rows
+
+    tasks = {}
+    for path in args.tasks:
+        task = read_task(path)
+        subtask = next((s for s in COLUMNS if path.endswith(f"{s}.json")), None)
+        if subtask is None:
+            raise HarnessError(f"{path}: name the task file <subtask>.json, one of {', '.join(COLUMNS)}")
+        tasks[subtask] = task
+    start = time.perf_counter()
+    if args.model in BUILTIN:
+        scorer, meta = args.model, {"id": args.model, "name": BUILTIN[args.model], "row": BUILTIN[args.model]}
+        per_group, params = None, {"solver": 0, "random": 0}[args.model]
+    else:
+        import torch
+
+        from harness.sit.scorers import Scorer
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        spec = _spec(args)
+        scorer = Scorer(spec, device=args.device)
+        meta = {"id": spec.id, "name": spec.name, "row": spec.row or spec.name, "kind": spec.kind}
+        per_group, params = args.per_group, scorer.parameters
+    rows = evaluate(args.model, scorer, tasks, per_group)
+    write_rows(args.out, rows)
+    meta.update(parameters=params, examples=len(rows), seconds=round(time.perf_counter() - start, 1))
+    from harness.core.atomic import write_text
+    from harness.core.provenance import provenance
+
+    meta["provenance"] = provenance(args.seed, args.device)
+    write_text(args.meta, json.dumps(meta, indent=1) + "\n")
+    acc = sum(r["correct"] for r in rows) / max(len(rows), 1)
+    LOG.info("%s: accuracy %.3f over %d examples", args.model, acc, len(rows))
+
+
+def _report(args):
+    from harness.sit.evaluate import read_rows, write_rows
+    from harness.sit.report import accuracy_table, plot_accuracy_vs_parameters, table_4_3_rows
+    from harness.tables.ours import write_ours_csv
+
+    runs = []
+    for scores, meta in zip(args.scores, args.meta):
+        with open(meta, encoding="utf-8") as fh:
+            runs.append((json.load(fh), read_rows(scores)))
+    acc = accuracy_table(runs)
+    write_rows(args.accuracy, acc, columns=("model", "name", "subtask", "group", "accuracy", "examples"))
+    write_ours_csv(args.table, table_4_3_rows(acc, runs, COLUMNS))
+    plot_accuracy_vs_parameters(runs, acc, args.figure, args.scale)
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "null", "") else int(text)
+
+
+def register(sub, step) -> None:
+    from harness.sit.world import SUBTASKS
+
+    p = step(sub, "generate", _generate, "a generated sub-task in the BIG-bench JSON format")
+    p.add_argument("--subtask", required=True, choices=SUBTASKS)
+    p.add_argument("--per-group", type=int, default=66, help="examples per sentence group (BIG-bench: 66)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="JSON")
+    p = step(sub, "fetch", _fetch, "download an official BIG-bench sub-task at a pinned revision")
+    p.add_argument("--subtask", required=True, choices=SUBTASKS)
+    p.add_argument("--url", required=True, help="template with {revision} and {subtask}")
+    p.add_argument("--revision", required=True)
+    p.add_argument("--sha256", default="", help="expected checksum (empty: record the one received)")
+    p.add_argument("--out", required=True, metavar="JSON")
+    p = step(sub, "solve", _solve, "solve TASK.json symbolically: one line per example, then 'accuracy: K/N'")
+    p.add_argument("task", metavar="TASK.json")
+    p = step(sub, "evaluate", _evaluate, "per-example accuracy of a model, the solver or random choice")
+    p.add_argument("--model", required=True, help="solver, random, or an id of the config's sit.models")
+    p.add_argument("--models", default="[]", metavar="JSON", help="the config's sit.models list")
+    p.add_argument("--tasks", nargs="+", required=True, metavar="JSON", help="<subtask>.json files")
+    p.add_argument(
+        "--per-group", type=_optional_int, help="language models: examples per group and sub-task (None: all)"
+    )
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="recorded with the result (scoring is deterministic)")
+    p.add_argument("--out", required=True, metavar="CSV")
+    p.add_argument("--meta", required=True, metavar="JSON", help="name, parameters, seconds")
+    p = step(sub, "report", _report, "Table 4.3, per-group accuracies and Figure 4.2")
+    p.add_argument("--scores", nargs="+", required=True, metavar="CSV")
+    p.add_argument("--meta", nargs="+", required=True, metavar="JSON")
+    p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
+    p.add_argument("--table", required=True, metavar="CSV")
+    p.add_argument("--accuracy", required=True, metavar="CSV")
+    p.add_argument("--figure", required=True, metavar="PNG")
