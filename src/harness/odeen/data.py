@@ -11,8 +11,9 @@ from collections import Counter
 
 import numpy as np
 
-from harness.core.atomic import atomic_path, write_bytes_with, write_text
+from harness.core.atomic import write_bytes_with, write_text
 from harness.core.errors import HarnessError
+from harness.core.figures import pyplot, save_figure
 from harness.core.logs import LOG, progress
 from harness.odeen.interpreter import label_classes, popcount_rows, tag_matrix
 from harness.odeen.language import (
@@ -161,10 +162,7 @@ def write_summary(metrics: dict, hist: list[dict], metrics_path: str, plot_path:
 
 def plot_positive_rates(hist: list[dict], path: str) -> None:
     """Histogram of the fraction of U each rule labels positive, one panel per rule kind."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     kinds = list(dict.fromkeys(h["kind"] for h in hist))
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3), sharex=True)
@@ -178,6 +176,4 @@ def plot_positive_rates(hist: list[dict], path: str) -> None:
     np.atleast_1d(axes)[0].set_ylabel("rules")
     fig.suptitle("Odeen rule language: how much of the universe each rule accepts")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from harness.core.atomic import atomic_path
 from harness.core.errors import HarnessError
+from harness.core.figures import pyplot, save_figure
 
 STRUCTS = {100: "100 struct.", 1000: "1K struct.", 10000: "10K struct."}
 
@@ -76,17 +76,9 @@ def strict_rows(crn: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def _savefig(fig, path: str) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-
-
 def plot_thinking_time(crn: dict, path: str, scale: str) -> None:
     """Figure 3.6: cumulative R-Acc against the number t of conjectures, and brute force."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     c = crn["curve"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -110,15 +102,11 @@ def plot_thinking_time(crn: dict, path: str, scale: str) -> None:
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    _savefig(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_exactly_two(rows: list[tuple[str, str, str]], path: str, scale: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     thesis = {"CRN": 40.0, "Emp-C": 4.0, "Emp-R": 0.0}
     ours = {r: float(v.rstrip("%")) for r, c, v in rows if c.startswith("NRS")}
@@ -137,5 +125,4 @@ def plot_exactly_two(rows: list[tuple[str, str, str]], path: str, scale: str) ->
     ax.set_title("Generalisation to the unseen bigram 'exactly 2'")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _savefig(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)

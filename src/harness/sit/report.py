@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness.core.atomic import atomic_path
+from harness.core.figures import pyplot, save_figure
 
 
 def accuracy_table(runs: list[tuple[dict, list[dict]]]) -> list[dict]:
@@ -43,10 +43,7 @@ def table_4_3_rows(acc: list[dict], runs, columns: dict[str, str]) -> list[tuple
 
 def plot_accuracy_vs_parameters(runs, acc: list[dict], path: str, scale: str) -> None:
     """Figure 4.2: overall accuracy (mean over sub-tasks) against parameter count."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     overall = {}
     for a in acc:
@@ -71,6 +68,4 @@ def plot_accuracy_vs_parameters(runs, acc: list[dict], path: str, scale: str) ->
     ax.legend(fontsize=8, loc="center right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
