@@ -28,8 +28,12 @@ def _generate(args):
 
 
 def _fetch(args):
+    import re
+
     from harness.core.download import download
 
+    if not re.fullmatch(r"[0-9a-f]{40}", args.revision):
+        LOG.warning("revision %r is not a commit hash: the files are not pinned", args.revision)
     url = args.url.format(revision=args.revision, subtask=args.subtask)
     got = download(url, args.out, args.sha256 or None)
     if not args.sha256:
