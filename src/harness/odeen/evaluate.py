@@ -138,9 +138,7 @@ def run_crn(cg, interpreter, ctx: Context, beams: int, device: str) -> dict:
         strict = next((k for k, h in enumerate(learned_hits) if h == tables.shape[1]), -1)
         true_c = int(ctx.true_class[g])
         rank = next((k + 1 for k, r in enumerate(rules_g) if ctx.class_of.get(r) == true_c), np.inf)
-        # R-Acc of the CRN restricted to its first t conjectures (Figure 3.6)
-        prefix_best = np.maximum.accumulate(learned_hits) if len(rules_g) else np.array([])
-        curve_hits.append((learned_hits, rules_g, prefix_best))
+        curve_hits.append((learned_hits, rules_g))  # for the R-Acc at each t (Figure 3.6)
         learned_pick.append(rules_g[best] if best >= 0 else None)
         hard_pick.append(rules_g[hard_best] if hard_best >= 0 else None)
         rows.append(
@@ -225,7 +223,7 @@ def _crn_r_acc_curve(ctx: Context, curve_hits, ts: np.ndarray) -> np.ndarray:
     out = []
     for t in ts:
         right = 0
-        for (hits, rules_g, _), c in zip(curve_hits, ctx.true_class):
+        for (hits, rules_g), c in zip(curve_hits, ctx.true_class):
             if len(rules_g):
                 best = int(np.argmax(hits[:t]))
                 right += ctx.class_of.get(rules_g[best]) == int(c)

@@ -29,9 +29,6 @@ from harness.core.errors import HarnessError
 from harness.core.logs import LOG, progress
 from harness.odeen.language import N_SLOTS, SYMBOLS, UNIVERSE_SIZE, parse_rule
 
-#: Tokens and constructs every training set must contain at least once.
-KINDS = ("simple", "relational", "and", "or")
-
 
 def column_labels(packed: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Labels (rows x len(idx), uint8 0/1) of the packed tag matrix on structures ``idx``."""
