@@ -115,6 +115,9 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert tags["slurm_partition"] == "main" and tags["slurm_account"] == "harness"
     assert tags["mem_mb"] == "8000" and tags["runtime"] == "30" and tags["cpus_per_task"] == "2"
     assert "--scale thesis" in out  # the profile switches to the thesis-scale config
+    # thesis-scale results land beside the committed embedded ones, never over them
+    assert "results/thesis/tables/table_3_1.md" in out and "results/thesis/figures/figure_3_6.png" in out
+    assert not re.search(r"(?<![\w/])results/(tables|odeen|sit|figures)/", out)
 
 
 def test_gpu_profile_dry_run(workflow_dir):

@@ -14,3 +14,6 @@ res = partial(smk.resources, config)
 cfg = partial(smk.config_param, config)
 LOGS = "logs/{}.log"
 BENCHMARKS = "logs/benchmarks/{}.tsv"
+# Where results go: results/ for the embedded default, a sub-folder for the thesis scale, so
+# both are committed side by side. Rule paths are RP("family/file").
+RP = partial(smk.results_path, config)

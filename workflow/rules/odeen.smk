@@ -54,10 +54,10 @@ rule odeen_summary:
     input:
         rules.odeen_rules.output,
     output:
-        metrics="results/odeen/language.json",
-        plot="results/odeen/positive_rates.csv",
+        metrics=RP("odeen/language.json"),
+        plot=RP("odeen/positive_rates.csv"),
         figure=report(
-            "results/odeen/positive_rates.png",
+            RP("odeen/positive_rates.png"),
             caption="../report/odeen_positive_rates.rst",
             category="Odeen",
         ),
@@ -169,8 +169,8 @@ rule odeen_train_interpreter:
         valid="data/odeen/games_valid.npz",
     output:
         model="models/odeen/interpreter_{n}x{m}.pt",
-        plot="results/odeen/train/interpreter_{n}x{m}.csv",
-        metrics="results/odeen/train/interpreter_{n}x{m}.json",
+        plot=RP("odeen/train/interpreter_{n}x{m}.csv"),
+        metrics=RP("odeen/train/interpreter_{n}x{m}.json"),
     log:
         LOGS.format("odeen/train_interpreter_{n}x{m}"),
     benchmark:
@@ -197,8 +197,8 @@ rule odeen_train_interpreter:
 use rule odeen_train_interpreter as odeen_train_cg with:
     output:
         model="models/odeen/cg_{n}x{m}.pt",
-        plot="results/odeen/train/cg_{n}x{m}.csv",
-        metrics="results/odeen/train/cg_{n}x{m}.json",
+        plot=RP("odeen/train/cg_{n}x{m}.csv"),
+        metrics=RP("odeen/train/cg_{n}x{m}.json"),
     log:
         LOGS.format("odeen/train_cg_{n}x{m}"),
     benchmark:
@@ -217,8 +217,8 @@ use rule odeen_train_interpreter as odeen_train_cg with:
 use rule odeen_train_interpreter as odeen_train_empiricist with:
     output:
         model="models/odeen/{emp}_{n}x{m}.pt",
-        plot="results/odeen/train/{emp}_{n}x{m}.csv",
-        metrics="results/odeen/train/{emp}_{n}x{m}.json",
+        plot=RP("odeen/train/{emp}_{n}x{m}.csv"),
+        metrics=RP("odeen/train/{emp}_{n}x{m}.json"),
     log:
         LOGS.format("odeen/train_{emp}_{n}x{m}"),
     benchmark:
@@ -241,8 +241,8 @@ rule odeen_evaluate_crn:
         interpreter="models/odeen/interpreter_{n}x{m}.pt",
         cg="models/odeen/cg_{n}x{m}.pt",
     output:
-        metrics="results/odeen/eval/crn_{n}x{m}.json",
-        games="results/odeen/eval/crn_{n}x{m}_games.csv",
+        metrics=RP("odeen/eval/crn_{n}x{m}.json"),
+        games=RP("odeen/eval/crn_{n}x{m}_games.csv"),
     log:
         LOGS.format("odeen/evaluate_crn_{n}x{m}"),
     benchmark:
@@ -269,8 +269,8 @@ rule odeen_evaluate_empiricist:
         games="data/odeen/games_test.npz",
         model="models/odeen/{emp}_{n}x{m}.pt",
     output:
-        metrics="results/odeen/eval/{emp}_{n}x{m}.json",
-        games="results/odeen/eval/{emp}_{n}x{m}_games.csv",
+        metrics=RP("odeen/eval/{emp}_{n}x{m}.json"),
+        games=RP("odeen/eval/{emp}_{n}x{m}_games.csv"),
     log:
         LOGS.format("odeen/evaluate_{emp}_{n}x{m}"),
     benchmark:
@@ -292,22 +292,22 @@ rule odeen_evaluate_empiricist:
 
 rule odeen_report:
     input:
-        crn=expand("results/odeen/eval/crn_{regime}.json", regime=ODEEN_REGIMES),
-        main=f"results/odeen/eval/crn_{ODEEN_MAIN}.json",
-        emp_c=f"results/odeen/eval/emp_c_{ODEEN_MAIN}.json",
-        emp_r=f"results/odeen/eval/emp_r_{ODEEN_MAIN}.json",
+        crn=expand(RP("odeen/eval/crn_{regime}.json"), regime=ODEEN_REGIMES),
+        main=RP(f"odeen/eval/crn_{ODEEN_MAIN}.json"),
+        emp_c=RP(f"odeen/eval/emp_c_{ODEEN_MAIN}.json"),
+        emp_r=RP(f"odeen/eval/emp_r_{ODEEN_MAIN}.json"),
     output:
-        table_3_1="results/odeen/table_3_1.csv",
-        table_3_2="results/odeen/table_3_2.csv",
-        exactly_two="results/odeen/text_3_exactly_two.csv",
-        strict="results/odeen/text_3_strict_crn.csv",
+        table_3_1=RP("odeen/table_3_1.csv"),
+        table_3_2=RP("odeen/table_3_2.csv"),
+        exactly_two=RP("odeen/text_3_exactly_two.csv"),
+        strict=RP("odeen/text_3_strict_crn.csv"),
         figure_3_6=report(
-            "results/figures/figure_3_6.png",
+            RP("figures/figure_3_6.png"),
             caption="../report/odeen_figure_3_6.rst",
             category="Odeen",
         ),
         figure_exactly_two=report(
-            "results/figures/figure_3_exactly_two.png",
+            RP("figures/figure_3_exactly_two.png"),
             caption="../report/odeen_exactly_two.rst",
             category="Odeen",
         ),

@@ -55,8 +55,8 @@ rule sit_evaluate:
     input:
         SIT_TASKS,
     output:
-        scores="results/sit/scores/{model}.csv",
-        meta="results/sit/scores/{model}.json",
+        scores=RP("sit/scores/{model}.csv"),
+        meta=RP("sit/scores/{model}.json"),
     log:
         LOGS.format("sit/evaluate_{model}"),
     benchmark:
@@ -80,13 +80,13 @@ rule sit_evaluate:
 
 rule sit_report:
     input:
-        scores=expand("results/sit/scores/{model}.csv", model=SIT_MODELS),
-        meta=expand("results/sit/scores/{model}.json", model=SIT_MODELS),
+        scores=expand(RP("sit/scores/{model}.csv"), model=SIT_MODELS),
+        meta=expand(RP("sit/scores/{model}.json"), model=SIT_MODELS),
     output:
-        table="results/sit/table_4_3.csv",
-        plot="results/sit/accuracy.csv",
+        table=RP("sit/table_4_3.csv"),
+        plot=RP("sit/accuracy.csv"),
         figure=report(
-            "results/figures/figure_4_2.png",
+            RP("figures/figure_4_2.png"),
             caption="../report/sit_figure_4_2.rst",
             category="Symbol Interpretation",
         ),

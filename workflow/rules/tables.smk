@@ -22,10 +22,10 @@ rule table:
     input:
         ours=smk.results_input(TABLE_SOURCES),
     output:
-        md="results/tables/{table}.md",
-        tex="results/tables/{table}.tex",
+        md=RP("tables/{table}.md"),
+        tex=RP("tables/{table}.tex"),
         csv=report(
-            "results/tables/{table}.csv",
+            RP("tables/{table}.csv"),
             caption="../report/table.rst",
             category="Tables",
             labels={"table": "{table}"},
@@ -40,22 +40,23 @@ rule table:
         **res("table"),
     params:
         scale=cfg("scale"),
+        results=cfg("results_dir"),
         ours=smk.ours_option,
         caption=lambda wildcards: REGISTRY[wildcards.table].caption,
     shell:
         "harness tables build --id {wildcards.table} --scale {params.scale} {params.ours}"
-        " --out-dir results/tables --log {log}"
+        " --out-dir {params.results}/tables --log {log}"
 
 
 rule results_index:
     input:
-        expand("results/tables/{table}.csv", table=TABLES),
+        expand(RP("tables/{table}.csv"), table=TABLES),
         # figures are drawn by the family rules; the index links the ones that exist
         rules.odeen_report.output.figure_3_6,
         rules.odeen_report.output.figure_exactly_two,
         rules.sit_report.output.figure,
     output:
-        "results/README.md",
+        RP("README.md"),
     log:
         LOGS.format("tables/index"),
     benchmark:
@@ -64,6 +65,8 @@ rule results_index:
         "../../envs/tables.yaml"
     resources:
         **res("results_index"),
+    params:
+        results=cfg("results_dir"),
     shell:
-        "harness tables index --out {output} --tables-dir results/tables"
-        " --figures-dir results/figures --log {log}"
+        "harness tables index --out {output} --tables-dir {params.results}/tables"
+        " --figures-dir {params.results}/figures --log {log}"

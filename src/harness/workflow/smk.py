@@ -49,3 +49,9 @@ def odeen_regimes(config: dict) -> list[str]:
             f"config: odeen.main_regime {odeen['main_regime']} is not one of {', '.join(regimes)}"
         )
     return regimes
+
+
+def results_path(config: dict, relative: str) -> str:
+    """A results file of this scale (config ``results_dir``: results, or results/thesis):
+    ``results_path(config, "odeen/language.json")``."""
+    return f"{config['results_dir'].rstrip('/')}/{relative}"
