@@ -13,6 +13,7 @@ validate_config(config)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/odeen.smk"
 include: "workflow/rules/sit.smk"
+include: "workflow/rules/audio.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -24,3 +25,4 @@ rule all:
         rules.odeen_tags.output,
         rules.odeen_summary.output,
         rules.results_index.output,
+        rules.audio_report.output,

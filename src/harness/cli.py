@@ -8,19 +8,12 @@ stop with one line naming the cause on bad input.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 # Nothing in a step may contact a model hub or dataset host (set before any library import).
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "WANDB_MODE": "offline",
-}
-for _key, _value in OFFLINE_ENV.items():
-    os.environ.setdefault(_key, _value)
+from harness.core.offline import OFFLINE_ENV, go_offline  # noqa: E402, F401 (OFFLINE_ENV: for the Snakefile)
+
+go_offline()
 
 from harness import __version__  # noqa: E402
 from harness.core.errors import HarnessError  # noqa: E402
@@ -82,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sit = families.add_parser("sit", help="BIG-bench Symbol Interpretation Task (thesis ch. 4)")
     register_sit(sit.add_subparsers(dest="step", metavar="STEP", required=True), step)
+
+    # shared data layer and metrics
+    from harness.audio.commands import register as register_audio
+    from harness.metrics.commands import register as register_metrics
+
+    audio = families.add_parser(
+        "audio", help="audio datasets: embedded (generated) and thesis-scale (downloaded)"
+    )
+    register_audio(audio.add_subparsers(dest="step", metavar="STEP", required=True), step)
+    metrics = families.add_parser("metrics", help="SDR, SI-SDR(i), FAD on your own files")
+    register_metrics(metrics.add_subparsers(dest="step", metavar="STEP", required=True), step)
 
     # tables
     tables = families.add_parser("tables", help="thesis tables and figures registry")

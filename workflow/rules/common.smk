@@ -2,7 +2,7 @@
 import os
 from functools import partial
 
-from harness.cli import OFFLINE_ENV
+from harness.core.offline import OFFLINE_ENV
 from harness.workflow import smk
 
 # No step contacts a model hub or dataset host: jobs inherit these (local and SLURM alike).

@@ -42,3 +42,23 @@ def write_bytes_with(path: str | os.PathLike, writer) -> None:
     """Call ``writer(file_object)`` on a binary temporary file, then move it into place."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         writer(fh)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; it replaces ``path`` only on success, so a
+    failing or killed step leaves no half-written dataset (a stale temporary one at most)."""
+    import shutil
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,110 @@
+"""``harness audio ...``: the embedded datasets, the thesis-scale downloads, the FAD encoder and
+the data layer's report."""
+
+from __future__ import annotations
+
+import json
+
+from harness.core.errors import HarnessError
+from harness.core.seeds import derive_seed
+
+
+def _json_arg(text: str, what: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HarnessError(f"{what} is not JSON: {err}") from None
+
+
+def _embedded(args):
+    from harness.audio import chorales, synthpop
+    from harness.audio.embedded import write_dataset
+
+    settings = _json_arg(args.settings, "--settings")
+    seed = derive_seed(args.seed, "audio", args.dataset)
+    if args.dataset == "synthpop":
+        songs, stems = synthpop.make_songs(seed, settings["tracks"], int(settings["bars"])), synthpop.STEMS
+    else:
+        songs = chorales.make_songs(seed, settings["tracks"], float(settings["max_seconds"]))
+        stems = chorales.STEMS
+    write_dataset(args.out, args.dataset, stems, songs, args.sample_rate, args.soundfont or None)
+
+
+def _download(args):
+    from harness.audio.download import prepare_dataset
+
+    prepare_dataset(args.dataset, _json_arg(args.spec, "--spec"), args.out, args.downloads)
+
+
+def _fad_encoder(args):
+    import torch
+
+    from harness.audio.dataset import StemDataset
+    from harness.audio.encoder import train_encoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = _json_arg(args.settings, "--settings")
+    seed = derive_seed(args.seed, "audio", "fad_encoder")
+    train_encoder(
+        StemDataset(args.dataset), args.out, args.history, args.meta, args.checkpoint, settings, seed
+    )
+
+
+def _report(args):
+    from harness.audio import report
+    from harness.audio.dataset import StemDataset
+    from harness.tables.ours import write_rows_csv
+
+    datasets = [StemDataset(d) for d in args.datasets]
+    write_rows_csv(args.datasets_csv, [r for ds in datasets for r in report.dataset_rows(ds)])
+    write_rows_csv(args.baselines, [r for ds in datasets for r in report.average_baseline(ds)])
+    if args.encoder:
+        from harness.audio.encoder import TrainedEncoder
+
+        encoder = TrainedEncoder(args.encoder)
+    else:
+        from harness.metrics.fad import PackageEncoder
+
+        encoder = PackageEncoder(args.backbone, args.ckpt_dir)
+    write_rows_csv(args.fad, [r for ds in datasets for r in report.fad_rows(ds, encoder)])
+    report.plot_stems(datasets, args.figure)
+
+
+def register(sub, step) -> None:
+    p = step(
+        sub, "embedded", _embedded, "generate and render an embedded multi-stem dataset (offline, seeded)"
+    )
+    p.add_argument("--dataset", required=True, choices=["synthpop", "chorales"])
+    p.add_argument("--settings", required=True, metavar="JSON", help="the config's audio.<dataset> entry")
+    p.add_argument("--sample-rate", type=int, default=22050)
+    p.add_argument("--soundfont", default="", help="General MIDI .sf2 (default: Debian's FluidR3_GM)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p = step(sub, "download", _download, "download, verify, extract and index a thesis-scale dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument(
+        "--spec", required=True, metavar="JSON", help="the config's audio.datasets.<dataset> entry"
+    )
+    p.add_argument("--downloads", default="data/downloads", metavar="DIR", help="where archives are kept")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p = step(
+        sub, "fad-encoder", _fad_encoder, "train the embedded scale's FAD encoder (a stem-classifier CNN)"
+    )
+    p.add_argument("--dataset", required=True, metavar="DIR")
+    p.add_argument("--settings", required=True, metavar="JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--checkpoint", required=True, metavar="CKPT")
+    p.add_argument("--out", required=True, metavar="PT")
+    p.add_argument("--history", required=True, metavar="CSV")
+    p.add_argument("--meta", required=True, metavar="JSON")
+    p = step(sub, "report", _report, "dataset statistics, the Average baseline, FAD of real data, a figure")
+    p.add_argument("--datasets", nargs="+", required=True, metavar="DIR")
+    p.add_argument("--encoder", default="", metavar="PT", help="FAD encoder file (empty: --backbone)")
+    p.add_argument("--backbone", default="vggish")
+    p.add_argument("--ckpt-dir", default="models/pretrained/fad")
+    p.add_argument("--datasets-csv", required=True, metavar="CSV")
+    p.add_argument("--baselines", required=True, metavar="CSV")
+    p.add_argument("--fad", required=True, metavar="CSV")
+    p.add_argument("--figure", required=True, metavar="PNG")

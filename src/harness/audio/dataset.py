@@ -1,0 +1,129 @@
+"""The common interface of every multi-stem dataset: a manifest, splits, tracks, chunks.
+
+A dataset is a directory with ``manifest.json``::
+
+    {"name": "synthpop", "sample_rate": 22050, "stems": ["bass", "drums", "guitar", "piano"],
+     "tracks": [{"id": "Track00001", "split": "train", "seconds": 8.0,
+                 "stems": {"bass": "train/Track00001/bass.wav", ...}}, ...]}
+
+Paths are relative to the directory. A track may lack some stems (Slakh, MoisesDB): they load
+as silence. The mixture is the sum of the stems, as in the MSDM protocol. The embedded datasets
+and the thesis-scale downloaders write the same manifest, so every model reads data one way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.audio.io import read_wav, resample
+from harness.core.atomic import write_text
+from harness.core.errors import HarnessError
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    track: str
+    start: int  # samples at the dataset's rate
+    end: int
+    active: tuple[str, ...]  # stems that are not silent in the chunk
+    audio: dict[str, np.ndarray] | None = None  # {stem: [1, end - start]} when asked for
+
+
+def write_manifest(
+    root: str | os.PathLike, name: str, sample_rate: int, stems: list[str], tracks: list[dict]
+) -> None:
+    manifest = {"name": name, "sample_rate": sample_rate, "stems": stems, "tracks": tracks}
+    write_text(Path(root) / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+
+
+class StemDataset:
+    """Tracks -> stems of one dataset directory; ``sample_rate`` resamples on load (e.g. 16 kHz)."""
+
+    def __init__(self, root: str | os.PathLike, sample_rate: int | None = None):
+        self.root = Path(root)
+        path = self.root / "manifest.json"
+        if not path.is_file():
+            raise HarnessError(f"{self.root}: not a dataset (no manifest.json); run its data rule first")
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            self.name = manifest["name"]
+            self.native_rate = int(manifest["sample_rate"])
+            self.stems = list(manifest["stems"])
+            self._tracks = {t["id"]: t for t in manifest["tracks"]}
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise HarnessError(f"{path}: corrupt manifest ({err})") from None
+        self.sample_rate = sample_rate or self.native_rate
+
+    def tracks(self, split: str | None = None) -> list[str]:
+        if split is not None and split not in SPLITS:
+            raise HarnessError(f"unknown split {split!r} (one of {', '.join(SPLITS)})")
+        return [t for t, info in self._tracks.items() if split is None or info["split"] == split]
+
+    def info(self, track: str) -> dict:
+        if track not in self._tracks:
+            raise HarnessError(f"{self.name}: no track {track!r}")
+        return self._tracks[track]
+
+    def load(self, track: str, stems: list[str] | None = None) -> dict[str, np.ndarray]:
+        """``{stem: [1, samples]}`` mono at ``self.sample_rate``; absent stems are silence."""
+        info, stems = self.info(track), stems or self.stems
+        loaded = {}
+        for stem in stems:
+            if stem in info["stems"]:
+                files = info["stems"][stem]  # a path, or several sources that sum to the stem
+                files = files if isinstance(files, list) else [files]
+                parts = [
+                    read_wav(self.root / f, self.native_rate)[0].mean(axis=0, keepdims=True) for f in files
+                ]
+                if len({p.shape for p in parts}) > 1:
+                    raise HarnessError(f"{self.name}/{track}: the files of stem {stem} differ in length")
+                loaded[stem] = sum(parts)
+        if not loaded:
+            raise HarnessError(f"{self.name}/{track}: none of the stems {stems}")
+        length = {a.shape[-1] for a in loaded.values()}
+        if len(length) > 1:
+            raise HarnessError(f"{self.name}/{track}: stems differ in length {sorted(length)}")
+        n = length.pop()
+        out = {s: loaded.get(s, np.zeros((1, n), np.float32)) for s in stems}
+        return {s: resample(a, self.native_rate, self.sample_rate) for s, a in out.items()}
+
+    def mixture(self, track: str, stems: list[str] | None = None) -> np.ndarray:
+        return sum(self.load(track, stems).values())
+
+    def chunks(
+        self,
+        split: str,
+        seconds: float,
+        hop_seconds: float | None = None,
+        min_active: int = 1,
+        silence_threshold: float = 1.5e-5,
+        stems: list[str] | None = None,
+        with_audio: bool = False,
+    ) -> Iterator[Chunk]:
+        """Chunks of ``seconds`` every ``hop_seconds`` (default: no overlap) of each track of a
+        split, keeping those with at least ``min_active`` non-silent stems (MSDM's silence test:
+        ||x||_2 / n < threshold). ``min_active=2`` skips single-source chunks, as the protocols do."""
+        from harness.metrics.sisdr import is_silent
+
+        size = round(seconds * self.sample_rate)
+        hop = round((hop_seconds or seconds) * self.sample_rate)
+        for track in self.tracks(split):
+            audio = self.load(track, stems)
+            n = next(iter(audio.values())).shape[-1]
+            for start in range(0, n - size + 1, hop):
+                active = tuple(
+                    s
+                    for s, a in audio.items()
+                    if not is_silent(a[:, start : start + size], silence_threshold)
+                )
+                if len(active) >= min_active:
+                    clip = {s: a[:, start : start + size] for s, a in audio.items()} if with_audio else None
+                    yield Chunk(track, start, start + size, active, clip)

@@ -1,0 +1,160 @@
+"""The embedded scale's FAD encoder: a small log-mel CNN trained in the DAG to tell the stems of
+the embedded dataset apart (which instrument plays in a 1 s clip).
+
+No FAD backbone (VGGish, PANN, CLAP, EnCodec) ships its weights in a package, so the embedded
+scale embeds audio with this network's penultimate layer instead; tables name it as what it is
+("synthpop stem-classifier CNN, trained in the DAG"), never as VGGish. Like VGGish it embeds
+every whole 1 s frame of a clip, and FAD fits its Gaussians over all frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.core.atomic import atomic_path, write_text
+from harness.core.errors import HarnessError
+from harness.core.logs import LOG, progress
+from harness.tables.ours import write_rows_csv
+from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+
+
+class StemCNN(nn.Module):
+    def __init__(
+        self, sample_rate: int, n_classes: int, embed_dim: int = 128, n_mels: int = 64, width: int = 32
+    ):
+        super().__init__()
+        import torchaudio
+
+        self.sample_rate, self.embed_dim = sample_rate, embed_dim
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate, n_fft=1024, hop_length=256, n_mels=n_mels
+        )
+
+        def block(cin, cout):
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)
+            )
+
+        self.convs = nn.Sequential(block(1, width // 2), block(width // 2, width), block(width, 2 * width))
+        self.embedding = nn.Linear(2 * width, embed_dim)
+        self.classifier = nn.Linear(embed_dim, n_classes)
+
+    def embed(self, clips: torch.Tensor) -> torch.Tensor:
+        """``[batch, samples]`` -> ``[batch, embed_dim]``."""
+        x = torch.log(self.mel(clips) + 1e-5).unsqueeze(1)
+        return self.embedding(self.convs(x).mean(dim=(2, 3)))
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.relu(self.embed(clips)))
+
+
+def frames(audio: np.ndarray, size: int) -> np.ndarray:
+    """Whole ``size``-sample frames of a mono clip (a shorter clip is zero-padded to one frame)."""
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    if audio.shape[0] < size:
+        audio = np.pad(audio, (0, size - audio.shape[0]))
+    n = audio.shape[0] // size
+    return audio[: n * size].reshape(n, size)
+
+
+def stem_clips(dataset, split: str, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Non-silent ``seconds`` clips of every stem of a split, with the stem's index as label."""
+    from harness.metrics.sisdr import is_silent
+
+    size = round(seconds * dataset.sample_rate)
+    clips, labels = [], []
+    for track in progress(dataset.tracks(split), desc=f"{dataset.name} {split} clips"):
+        for k, audio in enumerate(dataset.load(track).values()):
+            for clip in frames(audio, size):
+                if not is_silent(clip[None]):
+                    clips.append(clip)
+                    labels.append(k)
+    if not clips:
+        raise HarnessError(f"{dataset.name}: no non-silent clips in the {split} split")
+    return np.stack(clips), np.asarray(labels)
+
+
+def train_encoder(
+    dataset, out: str, history_csv: str, meta_json: str, checkpoint: str, settings: dict, seed: int
+):
+    """Train the stem classifier on the train split; checkpoints every ``checkpoint_every`` steps
+    and resumes after a kill; writes the model, its loss / validation-accuracy history and meta."""
+    steps, batch, lr = int(settings["steps"]), int(settings["batch_size"]), float(settings["lr"])
+    every = int(settings.get("checkpoint_every", 100))
+    x_train, y_train = stem_clips(dataset, "train")
+    x_valid, y_valid = stem_clips(dataset, "valid")
+    rng = seed_everything(seed)
+    model = StemCNN(dataset.sample_rate, len(dataset.stems), int(settings.get("embed_dim", 128)))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    tag = json.dumps({"settings": settings, "seed": seed, "n": len(x_train)}, sort_keys=True)
+    step, history = load_checkpoint(checkpoint, model, opt, rng, tag)
+    start = time.perf_counter()
+    bar = progress(total=steps, initial=step, desc="fad encoder")
+    while step < steps:
+        model.train()
+        idx = rng.integers(len(x_train), size=batch)
+        gain = rng.uniform(0.3, 1.5, size=(batch, 1)).astype(np.float32)  # loudness is not the class
+        loss = nn.functional.cross_entropy(
+            model(torch.from_numpy(x_train[idx] * gain)), torch.from_numpy(y_train[idx])
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % every == 0 or step == steps:
+            acc = accuracy(model, x_valid, y_valid)
+            history.append(
+                {"step": step, "train_loss": round(loss.item(), 5), "valid_accuracy": round(acc, 5)}
+            )
+            LOG.info("step %d: loss %.4f, valid accuracy %.3f", step, loss.item(), acc)
+            save_checkpoint(checkpoint, model, opt, step, rng, history, tag)
+    bar.close()
+    state = {"state_dict": model.state_dict(), "sample_rate": dataset.sample_rate, "stems": dataset.stems,
+             "embed_dim": model.embed_dim, "name": f"{dataset.name} stem-classifier CNN (trained in the DAG)"}  # fmt: skip
+    with atomic_path(out) as tmp:
+        torch.save(state, tmp)
+    write_rows_csv(history_csv, history, ["step", "train_loss", "valid_accuracy"])
+    meta = {"name": state["name"], "stems": dataset.stems, "train_clips": len(x_train), "valid_clips": len(x_valid),
+            "valid_accuracy": history[-1]["valid_accuracy"] if history else None,
+            "parameters": sum(p.numel() for p in model.parameters()), "settings": settings,
+            "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
+    write_text(meta_json, json.dumps(meta, indent=1) + "\n")
+
+
+@torch.no_grad()
+def accuracy(model: StemCNN, x: np.ndarray, y: np.ndarray, batch: int = 256) -> float:
+    model.eval()
+    pred = np.concatenate(
+        [model(torch.from_numpy(x[i : i + batch])).argmax(-1).numpy() for i in range(0, len(x), batch)]
+    )
+    return float((pred == y).mean())
+
+
+class TrainedEncoder:
+    """FAD embeddings from a trained ``StemCNN`` file: one per whole 1 s frame of each clip."""
+
+    def __init__(self, path: str | os.PathLike):
+        if not os.path.isfile(path):
+            raise HarnessError(f"FAD encoder {path} not found (run the audio_fad_encoder rule)")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            self.model = StemCNN(state["sample_rate"], len(state["stems"]), state["embed_dim"])
+            self.model.load_state_dict(state["state_dict"])
+        except Exception as err:
+            raise HarnessError(f"{path}: not a FAD encoder file ({type(err).__name__}: {err})") from None
+        self.model.eval()
+        self.name, self.sample_rate = state["name"], state["sample_rate"]
+
+    @torch.no_grad()
+    def embed(self, clips: list[np.ndarray]) -> np.ndarray:
+        x = np.concatenate([frames(c, self.sample_rate) for c in clips])
+        return np.concatenate(
+            [self.model.embed(torch.from_numpy(x[i : i + 256])).numpy() for i in range(0, len(x), 256)]
+        )

@@ -1,0 +1,93 @@
+"""SI-SDR and SI-SDRi, and the MSDM evaluation protocol (thesis ch. 6, the SI-SDR equation before Table 6.2).
+
+    SI-SDR(x, x_hat) = 10 log10( (||alpha x||^2 + eps) / (||alpha x - x_hat||^2 + eps) ),
+    alpha = (x^T x_hat + eps) / (||x||^2 + eps),   eps = 1e-8,
+    SI-SDRi = SI-SDR(x, x_hat) - SI-SDR(x, y),     y = sum of the sources (the mixture).
+
+The protocol of the MSDM paper, which the thesis follows for Tables 6.2 and 6.5: each test track
+is cut into 4 s chunks with a 2 s hop (the last one may be shorter); a chunk is skipped when at
+most one source is active in it, a source being silent when ||x||_2 / n_samples < 1.5e-5; the
+score of a stem is the mean of its SI-SDRi over the kept chunks of every track.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+EPS = 1e-8
+SILENCE_THRESHOLD = 1.5e-5  # MSDM's is_silent: ||x||_2 / n_samples below this
+
+
+def si_sdr(estimate, reference, eps: float = EPS) -> torch.Tensor:
+    """The thesis's SI-SDR (dB) along the last axis; leading axes broadcast (e.g. channels)."""
+    est = torch.as_tensor(estimate)
+    ref = torch.as_tensor(reference).to(est.dtype)
+    alpha = ((est * ref).sum(-1, keepdim=True) + eps) / ((ref**2).sum(-1, keepdim=True) + eps)
+    target = alpha * ref
+    return 10 * torch.log10(((target**2).sum(-1) + eps) / (((target - est) ** 2).sum(-1) + eps))
+
+
+def si_sdr_improvement(estimate, reference, mixture, eps: float = EPS) -> torch.Tensor:
+    return si_sdr(estimate, reference, eps) - si_sdr(mixture, reference, eps)
+
+
+def is_silent(audio, threshold: float = SILENCE_THRESHOLD) -> bool:
+    """MSDM's silence test on one chunk ``[channels, samples]``: L2 norm over samples below
+    ``threshold`` times the number of samples."""
+    audio = np.asarray(audio)
+    return bool(np.linalg.norm(audio) / audio.shape[-1] < threshold)
+
+
+def chunk_bounds(n_samples: int, chunk: int, hop: int) -> list[tuple[int, int]]:
+    """MSDM's evaluation chunks: ceil((n - overlap) / hop) windows of ``chunk`` samples from 0
+    with step ``hop`` (overlap = chunk - hop); the last one is cut at the end of the track."""
+    overlap = chunk - hop
+    count = max(math.ceil((n_samples - overlap) / hop), 1)
+    return [(i * hop, min(i * hop + chunk, n_samples)) for i in range(count)]
+
+
+def msdm_chunk_scores(
+    references: Mapping[str, np.ndarray],
+    estimates: Mapping[str, np.ndarray],
+    sample_rate: int,
+    chunk_seconds: float = 4.0,
+    hop_seconds: float = 2.0,
+    filter_single_source: bool = True,
+    silence_threshold: float = SILENCE_THRESHOLD,
+    eps: float = EPS,
+) -> list[dict]:
+    """SI-SDRi of every stem on every kept chunk of one track: rows ``{start, end, <stem>: dB}``.
+
+    ``references`` and ``estimates`` map stem -> ``[channels, samples]`` of one length; the
+    mixture is the sum of the references (the protocol's y)."""
+    stems = list(references)
+    if set(estimates) != set(stems):
+        raise ValueError(f"estimates have stems {sorted(estimates)}, references {sorted(stems)}")
+    ref = torch.from_numpy(np.stack([np.asarray(references[s], dtype=np.float64) for s in stems]))
+    est = torch.from_numpy(np.stack([np.asarray(estimates[s], dtype=np.float64) for s in stems]))
+    if ref.shape != est.shape:
+        raise ValueError(f"references {tuple(ref.shape)} and estimates {tuple(est.shape)} differ in shape")
+    mixture = ref.sum(0, keepdim=True).expand_as(ref)
+    chunk, hop = round(chunk_seconds * sample_rate), round(hop_seconds * sample_rate)
+    rows = []
+    for start, end in chunk_bounds(ref.shape[-1], chunk, hop):
+        active = sum(
+            not is_silent(ref[i, :, start:end].numpy(), silence_threshold) for i in range(len(stems))
+        )
+        if filter_single_source and active <= 1:
+            continue
+        window = slice(start, end)
+        scores = si_sdr_improvement(est[..., window], ref[..., window], mixture[..., window], eps)
+        row = {"start": start, "end": end}
+        row.update({s: float(scores[i].mean()) for i, s in enumerate(stems)})  # mean over channels
+        rows.append(row)
+    return rows
+
+
+def msdm_means(rows: list[dict], stems) -> dict[str, float]:
+    """The protocol's score: each stem's mean SI-SDRi over all kept chunks (NaN when none)."""
+    return {s: float(np.mean([r[s] for r in rows])) if rows else float("nan") for s in stems}

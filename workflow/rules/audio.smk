@@ -1,0 +1,111 @@
+# Audio data layer (chapters 5-7): embedded datasets, thesis-scale downloads, the FAD encoder
+# and the report on the datasets (results/audio/).
+import json
+import shlex
+
+AUDIO = config["audio"]
+EMBEDDED_AUDIO = ["synthpop", "chorales"]
+DOWNLOADED_AUDIO = sorted(AUDIO["datasets"])
+FAD_TRAINED = AUDIO["fad"]["encoder"] == "trained"
+
+
+rule audio_embedded:
+    output:
+        directory("data/audio/{dataset}"),
+    wildcard_constraints:
+        dataset="|".join(EMBEDDED_AUDIO),
+    log:
+        LOGS.format("audio/embedded_{dataset}"),
+    benchmark:
+        BENCHMARKS.format("audio/embedded_{dataset}")
+    conda:
+        "../../envs/audio.yaml"
+    resources:
+        **res("audio_embedded"),
+    params:
+        settings=lambda wildcards: shlex.quote(json.dumps(AUDIO[wildcards.dataset])),
+        sample_rate=cfg("audio.sample_rate"),
+        soundfont=cfg("audio.soundfont"),
+        seed=cfg("seed"),
+    shell:
+        "harness audio embedded --dataset {wildcards.dataset} --settings {params.settings}"
+        " --sample-rate {params.sample_rate} --soundfont '{params.soundfont}' --seed {params.seed}"
+        " --out {output} --log {log}"
+
+
+rule audio_download:
+    output:
+        directory("data/audio/{dataset}"),
+    wildcard_constraints:
+        dataset="|".join(DOWNLOADED_AUDIO) or "^$",
+    log:
+        LOGS.format("audio/download_{dataset}"),
+    benchmark:
+        BENCHMARKS.format("audio/download_{dataset}")
+    conda:
+        "../../envs/audio.yaml"
+    resources:
+        **res("audio_download"),
+    params:
+        spec=lambda wildcards: shlex.quote(json.dumps(AUDIO["datasets"][wildcards.dataset])),
+    shell:
+        "harness audio download --dataset {wildcards.dataset} --spec {params.spec}"
+        " --downloads data/downloads --out {output} --log {log}"
+
+
+rule audio_fad_encoder:
+    input:
+        f"data/audio/{AUDIO['fad']['dataset']}",
+    output:
+        model="models/audio/fad_encoder.pt",
+        plot=RP("audio/fad_encoder.csv"),
+        meta=RP("audio/fad_encoder.json"),
+    log:
+        LOGS.format("audio/fad_encoder"),
+    benchmark:
+        BENCHMARKS.format("audio/fad_encoder")
+    conda:
+        "../../envs/audio.yaml"
+    threads: 2
+    resources:
+        **res("audio_fad_encoder"),
+    params:
+        settings=cfg("audio.fad.training"),
+        seed=cfg("seed"),
+        plot_x="step",
+        plot_y="valid_accuracy",
+    shell:
+        "harness audio fad-encoder --dataset {input} --settings {params.settings} --seed {params.seed}"
+        " --threads {threads} --checkpoint checkpoints/audio/fad_encoder.ckpt"
+        " --out {output.model} --history {output.plot} --meta {output.meta} --log {log}"
+
+
+rule audio_report:
+    input:
+        datasets=expand("data/audio/{dataset}", dataset=AUDIO["report"]),
+        encoder=rules.audio_fad_encoder.output.model if FAD_TRAINED else [],
+    output:
+        datasets=RP("audio/datasets.csv"),
+        baselines=RP("audio/baselines.csv"),
+        fad=RP("audio/fad.csv"),
+        figure=report(
+            RP("audio/datasets.png"),
+            caption="../report/audio_datasets.rst",
+            category="Audio data",
+        ),
+    log:
+        LOGS.format("audio/report"),
+    benchmark:
+        BENCHMARKS.format("audio/report")
+    conda:
+        "../../envs/audio.yaml"
+    resources:
+        **res("audio_report"),
+    params:
+        backbone=cfg("audio.fad.encoder"),
+        ckpt_dir=cfg("audio.fad.ckpt_dir"),
+    shell:
+        "harness audio report --datasets {input.datasets} --encoder '{input.encoder}'"
+        " --backbone {params.backbone} --ckpt-dir {params.ckpt_dir}"
+        " --datasets-csv {output.datasets} --baselines {output.baselines} --fad {output.fad}"
+        " --figure {output.figure} --log {log}"
