@@ -57,6 +57,7 @@ report: $(STAMP)
 benchmark: $(STAMP)
 	python benchmarks/bench_odeen_tags.py
 	python benchmarks/bench_odeen_nrs.py
+	python benchmarks/bench_sdr.py
 
 # Re-resolve the pinned set from requirements.in in a fresh environment.
 lock:

@@ -1,7 +1,9 @@
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,37 @@ def rules_table(tags):
 
     rules, packed = tags
     return rules_table(rules, packed)
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files with HTTP Range support (like a real host), quietly."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path.split("?")[0]))
+        if not path.is_file():
+            return self.send_error(404)
+        data = path.read_bytes()
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """(folder, base URL): files put in the folder are served on 127.0.0.1 with Range support."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: RangeHandler(*a, directory=str(root), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

@@ -3,10 +3,7 @@ real BIG-bench examples, the official-task download, and the language-model scor
 models saved locally."""
 
 import hashlib
-import http.server
 import json
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -124,37 +121,11 @@ def test_solver_semantics_on_a_hand_made_legend():
     assert sol.predicted is None and "cannot parse" in sol.reason
 
 
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with HTTP Range support (like a real host), quietly."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        if not path.is_file():
-            return self.send_error(404)
-        data = path.read_bytes()
-        start = 0
-        if self.headers.get("Range"):
-            start = int(self.headers["Range"].split("=")[1].split("-")[0])
-            self.send_response(206)
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
-
 @pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "www"
+def server(http_root):
+    root, base = http_root
     (root / "rev1" / "plain").mkdir(parents=True)
-    handler = lambda *a, **k: RangeHandler(*a, directory=str(root), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    return root, base
 
 
 def test_fetch_official_task_verifies_checksum_and_resumes(server, tmp_path):

@@ -45,6 +45,12 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
         "results/README.md",
         "logs/odeen/tags.log",
         "logs/benchmarks/odeen/tags.tsv",
+        "data/audio/synthpop/manifest.json",
+        "data/audio/chorales/train/chorale001/soprano.wav",
+        "models/audio/fad_encoder.pt",
+        "results/audio/fad_encoder.csv",
+        "results/audio/fad.csv",
+        "results/audio/datasets.png",
     ]:
         assert (workflow_dir / path).exists(), path
     for table in ["table_3_1", "table_7_1"]:
@@ -65,6 +71,11 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
     assert (workflow_dir / "checkpoints").exists() and not list(
         (workflow_dir / "checkpoints").rglob("*.ckpt")
     )
+    # the audio layer's Average baseline: SI-SDRi is 0 dB by scale invariance, SDR is finite
+    with open(workflow_dir / "results/audio/baselines.csv") as fh:
+        baselines = list(csv.DictReader(fh))
+    assert {r["dataset"] for r in baselines} == {"synthpop", "chorales"} and len(baselines) == 8
+    assert all(float(r["si_sdri_db"]) == 0.0 and abs(float(r["sdr_db"])) < 20 for r in baselines)
     # the DAG's outputs equal the committed results of the embedded run
     assert json.loads((workflow_dir / "results/odeen/language.json").read_text()) == json.loads(
         (REPO / "results/odeen/language.json").read_text()
@@ -117,7 +128,11 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert "--scale thesis" in out  # the profile switches to the thesis-scale config
     # thesis-scale results land beside the committed embedded ones, never over them
     assert "results/thesis/tables/table_3_1.md" in out and "results/thesis/figures/figure_3_6.png" in out
-    assert not re.search(r"(?<![\w/])results/(tables|odeen|sit|figures)/", out)
+    assert not re.search(r"(?<![\w/])results/(tables|odeen|sit|audio|figures)/", out)
+    # the thesis datasets are downloaded, and FAD uses VGGish (no encoder is trained)
+    assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 2
+    assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
+    assert "audio_fad_encoder" not in jobs and "--backbone vggish" in out
 
 
 def test_gpu_profile_dry_run(workflow_dir):

@@ -12,12 +12,12 @@ FAD_TRAINED = AUDIO["fad"]["encoder"] == "trained"
 rule audio_embedded:
     output:
         directory("data/audio/{dataset}"),
-    wildcard_constraints:
-        dataset="|".join(EMBEDDED_AUDIO),
     log:
         LOGS.format("audio/embedded_{dataset}"),
     benchmark:
         BENCHMARKS.format("audio/embedded_{dataset}")
+    wildcard_constraints:
+        dataset="|".join(EMBEDDED_AUDIO),
     conda:
         "../../envs/audio.yaml"
     resources:
@@ -36,18 +36,20 @@ rule audio_embedded:
 rule audio_download:
     output:
         directory("data/audio/{dataset}"),
-    wildcard_constraints:
-        dataset="|".join(DOWNLOADED_AUDIO) or "^$",
     log:
         LOGS.format("audio/download_{dataset}"),
     benchmark:
         BENCHMARKS.format("audio/download_{dataset}")
+    wildcard_constraints:
+        dataset="|".join(DOWNLOADED_AUDIO) or "^$",
     conda:
         "../../envs/audio.yaml"
     resources:
         **res("audio_download"),
     params:
-        spec=lambda wildcards: shlex.quote(json.dumps(AUDIO["datasets"][wildcards.dataset])),
+        spec=lambda wildcards: shlex.quote(
+            json.dumps(AUDIO["datasets"][wildcards.dataset])
+        ),
     shell:
         "harness audio download --dataset {wildcards.dataset} --spec {params.spec}"
         " --downloads data/downloads --out {output} --log {log}"

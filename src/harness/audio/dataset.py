@@ -40,6 +40,11 @@ class Chunk:
 def write_manifest(
     root: str | os.PathLike, name: str, sample_rate: int, stems: list[str], tracks: list[dict]
 ) -> None:
+    ids = [t["id"] for t in tracks]
+    if len(set(ids)) != len(ids):
+        raise HarnessError(
+            f"{name}: track ids repeat ({sorted({i for i in ids if ids.count(i) > 1})[:3]} ...)"
+        )
     manifest = {"name": name, "sample_rate": sample_rate, "stems": stems, "tracks": tracks}
     write_text(Path(root) / "manifest.json", json.dumps(manifest, indent=1) + "\n")
 

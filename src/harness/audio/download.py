@@ -147,8 +147,8 @@ def scan_cocochorales(root: Path, spec: dict) -> list[dict]:
         if split is None:
             continue
         track = parts[-3]
-        entry = tracks.setdefault(
-            (split, track), {"id": track, "split": split, "stems": {}, "instruments": {}}
+        entry = tracks.setdefault(  # track names repeat across splits: the id carries the split
+            (split, track), {"id": f"{split}/{track}", "split": split, "stems": {}, "instruments": {}}
         )
         voice = voices[int(m.group(1)) - 1]
         entry["stems"][voice] = str(f.relative_to(root))

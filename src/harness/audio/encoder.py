@@ -81,10 +81,18 @@ def stem_clips(dataset, split: str, seconds: float = 1.0) -> tuple[np.ndarray, n
 
 
 def train_encoder(
-    dataset, out: str, history_csv: str, meta_json: str, checkpoint: str, settings: dict, seed: int
+    dataset,
+    out: str,
+    history_csv: str,
+    meta_json: str,
+    checkpoint: str,
+    settings: dict,
+    seed: int,
+    stop_after: int | None = None,
 ):
     """Train the stem classifier on the train split; checkpoints every ``checkpoint_every`` steps
-    and resumes after a kill; writes the model, its loss / validation-accuracy history and meta."""
+    and resumes after a kill; writes the model, its loss / validation-accuracy history and meta,
+    then removes the checkpoint. ``stop_after`` stops there as a preemption would (tests)."""
     steps, batch, lr = int(settings["steps"]), int(settings["batch_size"]), float(settings["lr"])
     every = int(settings.get("checkpoint_every", 100))
     x_train, y_train = stem_clips(dataset, "train")
@@ -115,6 +123,9 @@ def train_encoder(
             )
             LOG.info("step %d: loss %.4f, valid accuracy %.3f", step, loss.item(), acc)
             save_checkpoint(checkpoint, model, opt, step, rng, history, tag)
+        if stop_after is not None and step >= stop_after and step < steps:
+            LOG.info("stopping after step %d (checkpoint kept)", step)
+            return
     bar.close()
     state = {"state_dict": model.state_dict(), "sample_rate": dataset.sample_rate, "stems": dataset.stems,
              "embed_dim": model.embed_dim, "name": f"{dataset.name} stem-classifier CNN (trained in the DAG)"}  # fmt: skip
@@ -126,6 +137,8 @@ def train_encoder(
             "parameters": sum(p.numel() for p in model.parameters()), "settings": settings,
             "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
     write_text(meta_json, json.dumps(meta, indent=1) + "\n")
+    if os.path.exists(checkpoint):
+        os.unlink(checkpoint)
 
 
 @torch.no_grad()

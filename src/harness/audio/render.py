@@ -4,6 +4,8 @@ Starting fluidsynth loads the 148 MB soundfont (most of a render's time), so eve
 whole dataset is rendered in one call: the tracks are laid end to end in one MIDI file with
 ``gap`` seconds of silence between them, and the rendered audio is cut back into tracks. Each
 track's audio is exactly its nominal length; a note still ringing at the end is cut there.
+fluidsynth starts notes on 64-sample block boundaries, so a track's onsets may lag by up to about
+7 ms (one block plus the attack latency), the same for all of its stems.
 """
 
 from __future__ import annotations
@@ -107,7 +109,21 @@ def _run_fluidsynth(midi, sample_rate: int, soundfont: str, gain: float) -> np.n
     with tempfile.TemporaryDirectory(prefix="harness-render-") as tmp:
         mid, wav = os.path.join(tmp, "stem.mid"), os.path.join(tmp, "stem.wav")
         midi.write(mid)
-        cmd = [_fluidsynth(), "-ni", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(sample_rate)]
+        cmd = [
+            _fluidsynth(),
+            "-ni",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-O",
+            "float",
+            "-g",
+            str(gain),
+            "-r",
+            str(sample_rate),
+        ]
         proc = subprocess.run(cmd + ["-F", wav, soundfont, mid], capture_output=True, text=True)
         if proc.returncode != 0 or not os.path.exists(wav):
             raise HarnessError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")

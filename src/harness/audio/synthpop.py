@@ -110,8 +110,13 @@ def make_song(rng: np.random.Generator, song_id: str, split: str, bars: int) -> 
                     parts["piano"].notes.append(
                         Note(seq[i % len(seq)], t0 + i * step, t0 + (i + 1) * step, vel(60))
                     )
+    total = round(bars * bar, 6)
+    for part in parts.values():  # a strum or a crash ringing past the last bar ends with the song
+        part.notes = [
+            Note(n.pitch, n.start, min(n.end, total), n.velocity) for n in part.notes if n.start < total
+        ]
     meta = {"bpm": bpm, "tonic": tonic, "mode": "major" if scale is MAJOR else "minor", "programs": programs}
-    return Song(song_id, split, round(bars * bar, 6), parts, meta)
+    return Song(song_id, split, total, parts, meta)
 
 
 def make_songs(seed: int, tracks: dict[str, int], bars: int) -> list[Song]:
