@@ -95,6 +95,16 @@ def test_embedded_odeen_family_reproduces_committed_results(workflow_dir):
         assert ours == (REPO / f"results/odeen/{name}.csv").read_text(), name
 
 
+@pytest.mark.slow
+def test_embedded_audio_layer_reproduces_committed_results(workflow_dir):
+    """The embedded audio datasets, FAD encoder and report (about 3 minutes on 2 cores) give the
+    committed results/audio/ files: rendering, training and scoring are all seeded."""
+    run(["snakemake", "-c2", "audio_report"], cwd=workflow_dir, timeout=3600)
+    for name in ("datasets.csv", "baselines.csv", "fad.csv", "fad_encoder.csv"):
+        ours = (workflow_dir / f"results/audio/{name}").read_text()
+        assert ours == (REPO / f"results/audio/{name}").read_text(), name
+
+
 def test_bad_config_stops_with_one_line(workflow_dir):
     cfg = workflow_dir / "config.yaml"
     cfg.write_text(

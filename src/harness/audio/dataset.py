@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.audio.io import read_wav, resample
+from harness.audio.io import read_wav, resample, to_mono
 from harness.core.atomic import write_text
 from harness.core.errors import HarnessError
 
@@ -85,9 +85,7 @@ class StemDataset:
             if stem in info["stems"]:
                 files = info["stems"][stem]  # a path, or several sources that sum to the stem
                 files = files if isinstance(files, list) else [files]
-                parts = [
-                    read_wav(self.root / f, self.native_rate)[0].mean(axis=0, keepdims=True) for f in files
-                ]
+                parts = [to_mono(read_wav(self.root / f, self.native_rate)[0]) for f in files]
                 if len({p.shape for p in parts}) > 1:
                     raise HarnessError(f"{self.name}/{track}: the files of stem {stem} differ in length")
                 loaded[stem] = sum(parts)

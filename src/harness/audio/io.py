@@ -76,6 +76,7 @@ def read_stems(
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
+    """``[channels, samples]`` -> ``[1, samples]``, the mean of the channels."""
     return audio.mean(axis=0, keepdims=True)
 
 

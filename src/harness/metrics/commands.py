@@ -31,7 +31,7 @@ def _msdm(args):
 def _clips(directory, sample_rate):
     from pathlib import Path
 
-    from harness.audio.io import read_wav, resample
+    from harness.audio.io import read_wav, resample, to_mono
     from harness.core.errors import HarnessError
 
     files = sorted(Path(directory).glob("*.wav"))
@@ -40,7 +40,7 @@ def _clips(directory, sample_rate):
     out = []
     for f in files:
         audio, sr = read_wav(f)
-        out.append(resample(audio.mean(axis=0, keepdims=True), sr, sample_rate))
+        out.append(resample(to_mono(audio), sr, sample_rate))
     return out
 
 
