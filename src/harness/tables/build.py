@@ -175,6 +175,11 @@ def write_index(out: str, tables_dir: str, figures_dir: str) -> str:
         "yet: its thesis values are transcribed, our column is empty. Built by `snakemake` (rule",
         "`table` for tables, `results_index` for this page) or `dvc repro`.",
         "",
+        "Beside the thesis results: `audio/` describes the audio datasets of chapters 5-7",
+        "(statistics per split, the Average separation baseline scored by the metric code, FAD",
+        "between real train and test stems, a figure of one test track per dataset), and",
+        "`benchmarks/` the speed measurements of the repository's benchmark scripts.",
+        "",
         "| id | status | scale | made by | caption |",
         "|---|---|---|---|---|",
     ]
