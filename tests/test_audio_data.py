@@ -271,3 +271,13 @@ def test_fad_encoder_resumes_after_a_kill(synth_dataset, tmp_path):
     clips = [ds.load(t)["bass"] for t in ds.tracks("train")]
     assert enc.embed(clips).shape == (sum(c.shape[-1] // SR for c in clips), 4)
     assert fad_of_clips(enc, clips, clips) == pytest.approx(0.0, abs=1e-6)
+    # `harness metrics fad` on two directories of WAV files gives the library's value
+    dirs = {name: tmp_path / name for name in ("bass", "drums")}
+    for name, folder in dirs.items():
+        folder.mkdir()
+        for t in ds.tracks():
+            sf.write(folder / f"{t}.wav", ds.load(t)[name][0], SR, subtype="FLOAT")
+    cmd = ["harness", "metrics", "fad", str(dirs["bass"]), str(dirs["drums"]), "--encoder", whole[0]]
+    out = json.loads(run(cmd).stdout)
+    want = fad_of_clips(enc, *([ds.load(t)[n] for t in ds.tracks()] for n in ("bass", "drums")))
+    assert out["fad"] == pytest.approx(want, rel=1e-4) and out["encoder"] == enc.name
