@@ -68,7 +68,7 @@ rule audio_fad_encoder:
         BENCHMARKS.format("audio/fad_encoder")
     conda:
         "../../envs/audio.yaml"
-    threads: 2
+    threads: 1  # one thread: the same weights on every run
     resources:
         **res("audio_fad_encoder"),
     params:
@@ -101,6 +101,7 @@ rule audio_report:
         BENCHMARKS.format("audio/report")
     conda:
         "../../envs/audio.yaml"
+    threads: 1
     resources:
         **res("audio_report"),
     params:
@@ -110,4 +111,4 @@ rule audio_report:
         "harness audio report --datasets {input.datasets} --encoder '{input.encoder}'"
         " --backbone {params.backbone} --ckpt-dir {params.ckpt_dir}"
         " --datasets-csv {output.datasets} --baselines {output.baselines} --fad {output.fad}"
-        " --figure {output.figure} --log {log}"
+        " --figure {output.figure} --threads {threads} --log {log}"

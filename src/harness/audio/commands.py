@@ -56,6 +56,10 @@ def _report(args):
     from harness.audio.dataset import StemDataset
     from harness.tables.ours import write_rows_csv
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     datasets = [StemDataset(d) for d in args.datasets]
     write_rows_csv(args.datasets_csv, [r for ds in datasets for r in report.dataset_rows(ds)])
     write_rows_csv(args.baselines, [r for ds in datasets for r in report.average_baseline(ds)])
@@ -108,3 +112,4 @@ def register(sub, step) -> None:
     p.add_argument("--baselines", required=True, metavar="CSV")
     p.add_argument("--fad", required=True, metavar="CSV")
     p.add_argument("--figure", required=True, metavar="PNG")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
