@@ -55,19 +55,20 @@ def fad_rows(ds: StemDataset, encoder, clip_seconds: float = 4.0) -> list[dict]:
     from harness.audio.io import resample
     from harness.metrics.fad import fad_of_clips
 
-    def clips(split, stem=None):
-        out = []
+    def clips(split) -> dict[str, list]:
+        """One pass over a split: each stem's active chunks, and every chunk's mixture."""
+        out = {stem: [] for stem in ds.stems} | {"mixture": []}
         for c in ds.chunks(split, clip_seconds, min_active=1, with_audio=True):
-            if stem is not None and stem not in c.active:
-                continue
-            sig = c.audio[stem] if stem else sum(c.audio.values())
-            out.append(resample(sig, ds.sample_rate, encoder.sample_rate))
+            for stem in c.active:
+                out[stem].append(resample(c.audio[stem], ds.sample_rate, encoder.sample_rate))
+            out["mixture"].append(resample(sum(c.audio.values()), ds.sample_rate, encoder.sample_rate))
         return out
 
-    mixtures = clips("test")
+    train_clips, test_clips = clips("train"), clips("test")
+    mixtures = test_clips["mixture"]
     rows = []
     for stem in ds.stems:
-        train, test = clips("train", stem), clips("test", stem)
+        train, test = train_clips[stem], test_clips[stem]
         rows.append({
             "dataset": ds.name, "stem": stem, "encoder": encoder.name,
             "fad_train_vs_test": round(fad_of_clips(encoder, train, test), 4),
