@@ -183,8 +183,11 @@ def test_cli_separation_prints_sdr_and_si_sdr(separation):
 
 def test_cli_msdm_protocol(separation):
     ref, est, _ = separation
-    out = json.loads(run(["harness", "metrics", "msdm", str(ref), str(est)]).stdout)
+    chunks = ref.parent / "chunks.csv"
+    out = json.loads(run(["harness", "metrics", "msdm", str(ref), str(est), "--csv", str(chunks)]).stdout)
     assert out["chunks"] == 1 and out["bass"] > 60
+    lines = chunks.read_text().splitlines()
+    assert lines[0] == "track,start,end,bass,drums" and len(lines) == 2
 
 
 def _bad(tmp_path, ref, est, cause):

@@ -54,6 +54,7 @@ def _fad_encoder(args):
 def _report(args):
     from harness.audio import report
     from harness.audio.dataset import StemDataset
+    from harness.metrics.fad import load_encoder
     from harness.tables.ours import write_rows_csv
 
     if args.threads:
@@ -63,14 +64,7 @@ def _report(args):
     datasets = [StemDataset(d) for d in args.datasets]
     write_rows_csv(args.datasets_csv, [r for ds in datasets for r in report.dataset_rows(ds)])
     write_rows_csv(args.baselines, [r for ds in datasets for r in report.average_baseline(ds)])
-    if args.encoder:
-        from harness.audio.encoder import TrainedEncoder
-
-        encoder = TrainedEncoder(args.encoder)
-    else:
-        from harness.metrics.fad import PackageEncoder
-
-        encoder = PackageEncoder(args.backbone, args.ckpt_dir)
+    encoder = load_encoder(args.encoder, args.backbone, args.ckpt_dir)
     write_rows_csv(args.fad, [r for ds in datasets for r in report.fad_rows(ds, encoder)])
     report.plot_stems(datasets, args.figure)
 

@@ -19,12 +19,9 @@ def _msdm(args):
         filter_single_source=not args.keep_single_source,
     )  # fmt: skip
     if args.csv:
-        import pandas as pd
+        from harness.tables.ours import write_rows_csv
 
-        from harness.core.atomic import atomic_path
-
-        with atomic_path(args.csv) as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
+        write_rows_csv(args.csv, rows)
     print(json.dumps(summary))
 
 
@@ -45,14 +42,9 @@ def _clips(directory, sample_rate):
 
 
 def _fad(args):
-    from harness.metrics.fad import PackageEncoder, fad_of_clips
+    from harness.metrics.fad import fad_of_clips, load_encoder
 
-    if args.encoder:
-        from harness.audio.encoder import TrainedEncoder
-
-        encoder = TrainedEncoder(args.encoder)
-    else:
-        encoder = PackageEncoder(args.backbone, args.ckpt_dir)
+    encoder = load_encoder(args.encoder, args.backbone, args.ckpt_dir)
     value = fad_of_clips(
         encoder, _clips(args.background, encoder.sample_rate), _clips(args.eval, encoder.sample_rate)
     )
