@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/odeen.smk"
 include: "workflow/rules/sit.smk"
 include: "workflow/rules/audio.smk"
+include: "workflow/rules/lass.smk"
 include: "workflow/rules/tables.smk"
 
 

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     sit = families.add_parser("sit", help="BIG-bench Symbol Interpretation Task (thesis ch. 4)")
     register_sit(sit.add_subparsers(dest="step", metavar="STEP", required=True), step)
 
+    # lass
+    from harness.lass.commands import register as register_lass
+
+    lass = families.add_parser("lass", help="LASS on images: VQ-VAE, prior, sparse likelihood (thesis ch. 5)")
+    register_lass(lass.add_subparsers(dest="step", metavar="STEP", required=True), step)
+
     # shared data layer and metrics
     from harness.audio.commands import register as register_audio
     from harness.metrics.commands import register as register_metrics

@@ -11,6 +11,10 @@ TABLE_SOURCES = {
     "text_3_exactly_two": rules.odeen_report.output.exactly_two,
     "text_3_strict_crn": rules.odeen_report.output.strict,
     "table_4_3": rules.sit_report.output.table,
+    "table_5_1": rules.lass_report.output.table_5_1,
+    "table_5_2": rules.lass_report.output.table_5_2,
+    "table_5_3": rules.lass_report.output.table_5_3,
+    "table_5_4": rules.lass_report.output.table_5_4,
 }
 
 
@@ -55,6 +59,7 @@ rule results_index:
         rules.odeen_report.output.figure_3_6,
         rules.odeen_report.output.figure_exactly_two,
         rules.sit_report.output.figure,
+        rules.lass_report.output.figure,
     output:
         RP("README.md"),
     log:

@@ -1,0 +1,1 @@
+"""LASS: latent autoregressive source separation on images (thesis ch. 5)."""

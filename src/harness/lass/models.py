@@ -1,0 +1,170 @@
+"""The two models of LASS on images (thesis section 5.4.1): a VQ-VAE and an autoregressive
+Transformer prior over its codes.
+
+VQ-VAE: the architecture of the LASS MNIST code (two stride-2 4x4 convolutions to a 7x7 grid,
+two residual blocks each side, sigmoid output), with diffusers' ``VectorQuantizer`` as the
+codebook (nearest code, straight-through gradient, codebook + beta * commitment loss). Its
+``encode`` is B(E_theta(x)) of the thesis (codes ``[n, 7, 7]``), ``decode_latents`` is D_psi on
+dense code vectors e (what the refinement, Eqs. 5.5-5.6, optimises).
+
+Prior: transformers' ``GPT2LMHeadModel`` over the 49 codes read row by row, preceded by a
+beginning-of-sequence token (id K, one past the codebook). The thesis prior has 3 layers of width
+128 and 2 heads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from harness.core.atomic import atomic_path
+from harness.core.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class VQVAEConfig:
+    codes: int = 256  # K
+    dim: int = 128  # channels of the encoder / decoder and of each code vector
+    beta: float = 0.25  # commitment weight
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    codes: int = 256
+    length: int = 49  # S: codes per image (7 x 7)
+    n_layer: int = 3
+    n_embd: int = 128
+    n_head: int = 2
+
+
+class ResBlock(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.LeakyReLU(),
+            nn.Conv2d(dim, dim, 3, 1, 1),
+            nn.BatchNorm2d(dim),
+            nn.LeakyReLU(),
+            nn.Conv2d(dim, dim, 1),
+            nn.BatchNorm2d(dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class VQVAE(nn.Module):
+    def __init__(self, config: VQVAEConfig, channels: int = 1):
+        super().__init__()
+        from diffusers.models.autoencoders.vae import VectorQuantizer
+
+        self.config = config
+        dim = config.dim
+        self.encoder = nn.Sequential(
+            nn.Conv2d(channels, dim, 4, 2, 1),
+            nn.BatchNorm2d(dim),
+            nn.LeakyReLU(),
+            nn.Conv2d(dim, dim, 4, 2, 1),
+            ResBlock(dim),
+            ResBlock(dim),
+        )
+        self.quantizer = VectorQuantizer(
+            config.codes, dim, beta=config.beta, legacy=False, sane_index_shape=True
+        )
+        self.decoder = nn.Sequential(
+            ResBlock(dim),
+            ResBlock(dim),
+            nn.LeakyReLU(),
+            nn.ConvTranspose2d(dim, dim, 4, 2, 1),
+            nn.BatchNorm2d(dim),
+            nn.LeakyReLU(),
+            nn.ConvTranspose2d(dim, channels, 4, 2, 1),
+            nn.Sigmoid(),
+        )
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, VQ loss) of images ``[n, c, 28, 28]`` in [0, 1]."""
+        z_q, vq_loss, _ = self.quantizer(self.encoder(x))
+        return self.decoder(z_q), vq_loss
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """B(E_theta(x)): the code indices ``[n, 7, 7]`` (int64)."""
+        _, _, (_, _, indices) = self.quantizer(self.encoder(x))
+        return indices
+
+    def codes_to_latents(self, codes: torch.Tensor) -> torch.Tensor:
+        """Dense code vectors e ``[n, dim, h, w]`` of code indices ``[n, h, w]``."""
+        n, h, w = codes.shape
+        return self.quantizer.get_codebook_entry(codes.reshape(-1), (n, h, w, self.config.dim))
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """D_psi(e): images from dense code vectors (differentiable)."""
+        return self.decoder(latents)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decode_latents(self.codes_to_latents(codes))
+
+
+def make_prior(config: PriorConfig):
+    """A GPT-2 language model over K codes plus the beginning-of-sequence token K."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=config.codes + 1,
+            n_positions=config.length + 1,
+            n_embd=config.n_embd,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            bos_token_id=config.codes,
+            eos_token_id=config.codes,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+        )
+    )
+
+
+def with_bos(codes: torch.Tensor, bos: int) -> torch.Tensor:
+    """``[n, S]`` code sequences -> ``[n, S + 1]`` with the beginning-of-sequence token first."""
+    return torch.cat([torch.full((codes.shape[0], 1), bos, dtype=codes.dtype, device=codes.device), codes], 1)
+
+
+def save_model(path: str, kind: str, model: nn.Module, config, extra: dict | None = None) -> None:
+    state = {"kind": kind, "config": asdict(config), "state_dict": model.state_dict(), **(extra or {})}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(path: str, kind: str) -> dict:
+    if not os.path.isfile(path):
+        raise HarnessError(f"{kind} model {path} not found (run its training rule)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise HarnessError(f"{path}: not a readable model file ({type(err).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        raise HarnessError(f"{path} is not a {kind} model file")
+    return state
+
+
+def load_vqvae(path: str, device: str = "cpu") -> VQVAE:
+    state = _load_state(path, "vqvae")
+    model = VQVAE(VQVAEConfig(**state["config"]))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()
+
+
+def load_prior(path: str, device: str = "cpu"):
+    state = _load_state(path, "prior")
+    model = make_prior(PriorConfig(**state["config"]))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()

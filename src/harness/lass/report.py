@@ -1,0 +1,119 @@
+"""Our values for Tables 5.1-5.4 (row, column, ours) and Figure 5.3 (mixtures, LASS separations
+and ground truths), from the files the LASS rules wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+
+from harness.core.errors import HarnessError
+from harness.core.figures import pyplot, save_figure
+from harness.tables.ours import write_ours_csv
+
+
+def _column(path: str, name: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise HarnessError(f"{path} not found")
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or name not in rows[0]:
+        raise HarnessError(f"{path}: no {name!r} column")
+    return np.asarray([float(r[name]) for r in rows])
+
+
+def mean_std(values: np.ndarray, unit: str = "", digits: int = 2) -> str:
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.{digits}f}{unit} ± {std:.{digits}f}{unit}"
+
+
+def _load_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise HarnessError(f"{path} not found")
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def write_report(
+    likelihood_meta: str,
+    test_csv: str,
+    baselines_csv: str,
+    sampler_csvs: dict[str, str],
+    sampler_names: dict[str, str],
+    timing_json: str,
+    estimates: str,
+    out_dir: str,
+    figure: str,
+    test_sampler: str,
+) -> None:
+    meta = _load_json(likelihood_meta)
+    write_ours_csv(
+        os.path.join(out_dir, "table_5_1.csv"),
+        [
+            ("MNIST", "K", str(meta["codes"])),
+            ("MNIST", "Likelihood density", f"{meta['density_percent']:.2f} %"),
+        ],
+    )
+    lass = _column(test_csv, "psnr")
+    n = len(lass)
+    write_ours_csv(
+        os.path.join(out_dir, "table_5_2.csv"),
+        [
+            ("Average", "MNIST (PSNR)", f"{_column(baselines_csv, 'average_psnr').mean():.1f}"),
+            ("NMF", "MNIST (PSNR)", f"{_column(baselines_csv, 'nmf_psnr').mean():.1f}"),
+            ("LASS (Ours)", "MNIST (PSNR)", f"{lass.mean():.1f}"),
+            (
+                "LASS (Ours), before refinement",
+                "MNIST (PSNR)",
+                f"{_column(test_csv, 'psnr_unrefined').mean():.1f}",
+            ),
+            ("Test mixtures (ours)", "MNIST (PSNR)", str(n)),
+            ("LASS sampler (ours)", "MNIST (PSNR)", sampler_names.get(test_sampler, test_sampler)),
+        ],
+    )
+    rows = []
+    for name, path in sampler_csvs.items():
+        if name not in sampler_names:
+            raise HarnessError(f"sampler {name!r} has no row label in --sampler-names")
+        rows.append((sampler_names[name], "MNIST (PSNR)", mean_std(_column(path, "psnr"))))
+    write_ours_csv(os.path.join(out_dir, "table_5_3.csv"), rows)
+    timing = _load_json(timing_json)
+    seconds = np.asarray(timing["seconds"])
+    write_ours_csv(
+        os.path.join(out_dir, "table_5_4.csv"),
+        [
+            ("MNIST / LASS (Ours)", "Time", mean_std(seconds, " s")),
+            (
+                "MNIST / LASS (Ours), device",
+                "Time",
+                f"{timing['device']}, {timing['threads']} threads, {len(seconds)} runs",
+            ),
+        ],
+    )
+    label = sampler_names.get(test_sampler, test_sampler)
+    plot_separations(estimates, figure, f"LASS on MNIST test mixtures ({label}, L2 selection, refinement)")
+
+
+def plot_separations(estimates: str, path: str, title: str, examples: int = 8) -> None:
+    """Figure 5.3: columns are examples; rows mixture, the two separations, the two sources."""
+    if not os.path.isfile(estimates):
+        raise HarnessError(f"{estimates} not found")
+    with np.load(estimates) as data:
+        e1, e2, x1, x2 = (data[k][:examples, 0] for k in ("estimate_1", "estimate_2", "source_1", "source_2"))
+    rows = [("mixture", (x1 + x2) / 2), ("LASS 1", e1), ("LASS 2", e2), ("source 1", x1), ("source 2", x2)]
+    plt = pyplot()
+    fig, axes = plt.subplots(len(rows), len(x1), figsize=(1.2 * len(x1), 1.3 * len(rows)))
+    axes = np.atleast_2d(axes)
+    for r, (label, images) in enumerate(rows):
+        for c in range(len(x1)):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)

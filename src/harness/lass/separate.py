@@ -1,0 +1,180 @@
+"""LASS inference (thesis Algorithm 2) with its samplers, the L2 selection and the refinement.
+
+At each latent position s the log-posterior over the non-zero pairs (z1, z2) of L[:, :, m_s] is
+
+    log p_phi1(z1 | z1_<s) + log p_phi2(z2 | z2_<s) + lambda * log L[z1, z2, m_s]
+
+(lines 5-7; only the pairs with L > 0 can have produced m_s, so the K x K matrix is never
+formed). Samplers (line 8):
+
+- ``ancestral``: each of C candidates draws a pair from the posterior;
+- ``top_k``: the same, restricted to each candidate's k most probable pairs;
+- ``greedy``: one candidate, the most probable pair at each step;
+- ``beam``: beam search over pairs with B beams on the summed log-posterior.
+
+Candidates are decoded and the one whose sum best matches the mixture (L2) is kept; the
+refinement (Eqs. 5.5-5.6) then optimises the dense code vectors e1, e2 so that
+(D(e1) + D(e2)) / 2 approaches y. As in the original code, the step is Adam with learning rate
+alpha (halved every 100 steps) on the mean squared error, with a small pull (1e-3) towards the
+initial codes; T steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.core.errors import HarnessError
+from harness.lass.likelihood import Likelihood
+
+SAMPLERS = ("ancestral", "top_k", "greedy", "beam")
+
+
+@dataclass(frozen=True)
+class Sampler:
+    kind: str
+    candidates: int = 1  # C (ancestral, top-k) or B (beams)
+    top_k: int = 0
+    likelihood_scale: float = 1.0  # lambda
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in SAMPLERS:
+            raise HarnessError(f"unknown sampler {self.kind!r} (one of {', '.join(SAMPLERS)})")
+        if self.kind == "top_k" and self.top_k < 1:
+            raise HarnessError("the top_k sampler needs k >= 1")
+        if self.candidates < 1:
+            raise HarnessError("a sampler needs at least one candidate / beam")
+
+
+class PriorPair:
+    """The two autoregressive priors with their key/value caches; the same model for both
+    sources (the unsupervised setting) runs both in one batch."""
+
+    def __init__(self, prior_1, prior_2, bos: int):
+        self.models = (prior_1, prior_2)
+        self.bos, self.cache = bos, None
+
+    @torch.no_grad()
+    def step(
+        self, t1: torch.Tensor, t2: torch.Tensor, temperature: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Feed the last tokens ``[n]`` of both streams; log p(next code) ``[n, K]`` of each."""
+        k = self.bos  # codes are 0..K-1; the BOS token K is never predicted
+        if self.models[0] is self.models[1]:
+            out = self.models[0](input_ids=torch.cat([t1, t2])[:, None], cache=self.cache, use_cache=True)
+            self.cache = out.cache
+            logits = out.logits[:, -1, :k]
+            l1, l2 = logits.chunk(2)
+        else:
+            caches = self.cache or (None, None)
+            outs = [m(input_ids=t[:, None], cache=c, use_cache=True)
+                    for m, t, c in zip(self.models, (t1, t2), caches)]  # fmt: skip
+            self.cache = tuple(o.cache for o in outs)
+            l1, l2 = (o.logits[:, -1, :k] for o in outs)
+        return (torch.log_softmax(l1 / temperature, -1), torch.log_softmax(l2 / temperature, -1))
+
+    def reorder(self, index: torch.Tensor, current: int) -> None:
+        """Keep the cache rows ``index`` of the ``current`` sequences of each stream."""
+        if self.models[0] is self.models[1]:
+            self.cache.reorder_cache(torch.cat([index, index + current]))
+        else:
+            for cache in self.cache:
+                cache.reorder_cache(index)
+
+
+def _posterior(lp1, lp2, z1, z2, log_l, scale):
+    return lp1[:, z1] + lp2[:, z2] + scale * log_l  # [n, nnz]
+
+
+@torch.no_grad()
+def sample_codes(
+    priors: PriorPair,
+    likelihood: Likelihood,
+    mixture: list[int],
+    sampler: Sampler,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algorithm 2, lines 1-11, for one mixture's codes ``m`` (length S): candidate code
+    sequences ``[C, S]`` of each source (C = 1 for greedy; beam search returns its B beams,
+    best first)."""
+    k = likelihood.codes
+    device = likelihood._log_l.device
+    n = 1 if sampler.kind in ("greedy", "beam") else sampler.candidates
+    priors.cache = None
+    bos = torch.full((n,), priors.bos, dtype=torch.long, device=device)
+    seq1 = torch.zeros(n, 0, dtype=torch.long, device=device)
+    seq2 = seq1.clone()
+    scores = torch.zeros(n, device=device)
+    t1, t2 = bos, bos
+    for m in mixture:
+        lp1, lp2 = priors.step(t1, t2, sampler.temperature)
+        z1, z2, log_l = likelihood.slice(int(m))
+        if z1.numel() == 0:  # a mixture code never counted: fall back on the priors alone
+            grid = torch.arange(k * k, device=device)
+            z1, z2, log_l = grid // k, grid % k, torch.zeros(k * k, device=device)
+        post = _posterior(lp1, lp2, z1, z2, log_l, sampler.likelihood_scale)
+        if sampler.kind == "beam":
+            total = (scores[:, None] + post).reshape(-1)
+            scores, flat = torch.topk(total, min(sampler.candidates, total.numel()))
+            beam, j = flat // post.shape[1], flat % post.shape[1]
+            priors.reorder(beam, seq1.shape[0])
+            seq1, seq2 = seq1[beam], seq2[beam]
+        else:
+            if sampler.kind == "greedy":
+                j = post.argmax(-1)
+            else:
+                if sampler.kind == "top_k" and sampler.top_k < post.shape[1]:
+                    kth = torch.topk(post, sampler.top_k, dim=-1).values[:, -1:]
+                    post = post.masked_fill(post < kth, float("-inf"))
+                j = torch.multinomial(torch.softmax(post, -1), 1, generator=generator)[:, 0]
+        t1, t2 = z1[j], z2[j]
+        seq1, seq2 = torch.cat([seq1, t1[:, None]], 1), torch.cat([seq2, t2[:, None]], 1)
+    return seq1, seq2
+
+
+@torch.no_grad()
+def select_by_l2(vqvae, codes_1: torch.Tensor, codes_2: torch.Tensor, mixture: torch.Tensor, side: int):
+    """The candidate whose decoded sum best matches the mixture image ``[1, c, h, w]``:
+    (e1, e2) dense codes ``[1, dim, side, side]`` and the index chosen."""
+    e1 = vqvae.codes_to_latents(codes_1.reshape(-1, side, side))
+    e2 = vqvae.codes_to_latents(codes_2.reshape(-1, side, side))
+    error = (((vqvae.decode_latents(e1) + vqvae.decode_latents(e2)) / 2 - mixture) ** 2).flatten(1).sum(1)
+    best = int(error.argmin())
+    return e1[best : best + 1], e2[best : best + 1], best
+
+
+def refine(
+    vqvae,
+    e1: torch.Tensor,
+    e2: torch.Tensor,
+    mixtures: torch.Tensor,
+    steps: int,
+    alpha: float,
+    regularizer: float = 1e-3,
+    halve_every: int = 100,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eqs. 5.5-5.6 on a batch: optimise e1, e2 ``[n, dim, h, w]`` so (D(e1) + D(e2)) / 2 fits
+    ``mixtures`` ``[n, c, H, W]``; returns the decoded sources. ``steps = 0`` only decodes."""
+    init1, init2 = e1.detach().clone(), e2.detach().clone()
+    g1, g2 = init1.clone().requires_grad_(True), init2.clone().requires_grad_(True)
+    trainable = [p for p in vqvae.parameters() if p.requires_grad]
+    for p in trainable:  # only the codes move
+        p.requires_grad_(False)
+    opt = torch.optim.Adam([g1, g2], lr=alpha)
+    schedule = torch.optim.lr_scheduler.StepLR(opt, halve_every, 0.5)
+    try:
+        for _ in range(steps):
+            x1, x2 = vqvae.decode_latents(g1), vqvae.decode_latents(g2)
+            pull = regularizer * torch.mean((g1 - init1) ** 2 + (g2 - init2) ** 2)
+            loss = torch.mean(((x1 + x2) / 2 - mixtures) ** 2) + pull
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+    with torch.no_grad():
+        return vqvae.decode_latents(g1), vqvae.decode_latents(g2)

@@ -1,0 +1,293 @@
+"""LASS on images: MNIST loading, the sparse likelihood, the samplers, the refinement, the
+PSNR protocol and the CLI's bad-input paths."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from harness.core.errors import HarnessError
+from harness.lass import data
+from harness.lass.evaluate import average_baseline, pair_psnr
+from harness.lass.likelihood import Likelihood, SparseCounts, dense_counts
+from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
+from harness.lass.separate import PriorPair, Sampler, refine, sample_codes
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.package_arrays()
+
+
+def test_package_mnist_is_the_official_split(mnist):
+    assert mnist["train_images"].shape == (60000, 28, 28) and mnist["test_images"].shape == (10000, 28, 28)
+    assert mnist["train_images"].dtype == np.uint8 and mnist["train_images"].max() == 255
+    # the first training digit is a 5 and the first test digit a 7 (the official files' order)
+    assert mnist["train_labels"][0] == 5 and mnist["test_labels"][0] == 7
+    assert np.bincount(mnist["test_labels"]).tolist()[:2] == [980, 1135]
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(header + array.tobytes())
+
+
+def test_download_reads_the_idx_files_served_locally(mnist, http_root, tmp_path):
+    root, url = http_root
+    names = {key: f"{key}.gz" for key in data.IDX_FILES}
+    for key, name in names.items():
+        _write_idx(root / name, mnist[key])
+    from harness.core.download import sha256_of
+
+    spec = {"url": url, "files": {k: {"name": n, "sha256": sha256_of(root / n)} for k, n in names.items()}}
+    out = tmp_path / "mnist.npz"
+    assert data.prepare_mnist("download", str(out), spec, str(tmp_path / "dl")) == {
+        "train": 60000,
+        "test": 10000,
+    }
+    images, labels = data.load_mnist(out, "test")
+    assert np.array_equal(np.rint(images[:, 0] * 255).astype(np.uint8), mnist["test_images"])
+    assert np.array_equal(labels, mnist["test_labels"])
+    # a wrong checksum stops the step and leaves no file
+    spec["files"]["test_labels"]["sha256"] = "0" * 64
+    (tmp_path / "dl" / "test_labels.gz").unlink()
+    with pytest.raises(HarnessError, match="checksum mismatch"):
+        data.prepare_mnist("download", str(tmp_path / "other.npz"), spec, str(tmp_path / "dl"))
+    assert not (tmp_path / "other.npz").exists()
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as fh:
+        fh.write(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"abc")
+    with pytest.raises(HarnessError, match="magic"):
+        data.read_idx(bad)
+    short = tmp_path / "short"
+    short.write_bytes(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + b"ab")
+    with pytest.raises(HarnessError, match="bytes of data"):
+        data.read_idx(short)
+
+
+def test_mixture_pairs_use_each_digit_once():
+    pairs = data.mixture_pairs(10000, 5000, seed=3)
+    assert pairs.shape == (5000, 2) and len(np.unique(pairs)) == 10000
+    assert np.array_equal(pairs, data.mixture_pairs(10000, 5000, seed=3))
+    more = data.mixture_pairs(10000, 6000, seed=3)  # the thesis's 12,000 sources of 10,000 digits
+    assert np.all(more[:, 0] != more[:, 1])
+
+
+def test_sparse_counts_equal_dense_counts_and_normalise():
+    gen = torch.Generator().manual_seed(0)
+    k = 12
+    z1, z2 = torch.randint(0, k, (50, 9), generator=gen), torch.randint(0, k, (50, 9), generator=gen)
+    m = (z1 + z2 + torch.randint(0, 2, (50, 9), generator=gen)) % k
+    counts = SparseCounts.empty(k).add(z1[:20], z2[:20], m[:20]).add(z1[20:], z2[20:], m[20:])
+    dense = dense_counts(z1, z2, m, k)
+    assert torch.equal(counts.to_dense(), dense) and int(dense.sum()) == 2 * 50 * 9
+    assert counts.density == pytest.approx(int((dense > 0).sum()) / k**3)
+    assert torch.equal(dense, dense.transpose(0, 1))  # both orders counted: the sum commutes
+    likelihood = Likelihood(counts)
+    full = torch.zeros(k, k, k)
+    for mix in range(k):
+        a, b, log_l = likelihood.slice(mix)
+        full[a, b, mix] = log_l.exp()
+    expected = dense.double() / dense.sum(-1, keepdim=True).clamp(min=1)
+    assert torch.allclose(full.double(), expected, atol=1e-6)
+    rows = full.sum(-1)
+    assert torch.allclose(rows[dense.sum(-1) > 0], torch.ones(1))
+
+
+def test_likelihood_known_answer_and_bad_codes():
+    counts = SparseCounts.empty(4).add(
+        torch.tensor([0, 0, 0]), torch.tensor([1, 1, 1]), torch.tensor([2, 2, 3])
+    )
+    likelihood = Likelihood(counts)
+    a, b, log_l = likelihood.slice(2)
+    assert {(int(x), int(y)): round(float(v.exp()), 6) for x, y, v in zip(a, b, log_l)} == {
+        (0, 1): 0.666667,
+        (1, 0): 0.666667,
+    }
+    assert likelihood.slice(0)[0].numel() == 0
+    with pytest.raises(HarnessError, match="outside"):
+        SparseCounts.empty(4).add(torch.tensor([4]), torch.tensor([0]), torch.tensor([0]))
+
+
+def test_counts_save_load_and_corrupt_file(tmp_path):
+    counts = SparseCounts.empty(8).add(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([5, 6]))
+    counts.save(str(tmp_path / "c.pt"))
+    again = SparseCounts.load(str(tmp_path / "c.pt"))
+    assert torch.equal(again.keys, counts.keys) and torch.equal(again.counts, counts.counts)
+    (tmp_path / "bad.pt").write_bytes(b"not a torch file")
+    with pytest.raises(HarnessError, match="not a readable"):
+        SparseCounts.load(str(tmp_path / "bad.pt"))
+
+
+@pytest.fixture(scope="module")
+def prior():
+    torch.manual_seed(0)
+    return make_prior(PriorConfig(codes=9, length=5, n_layer=1, n_embd=16, n_head=2)).eval()
+
+
+def test_cached_prior_steps_equal_a_full_forward(prior):
+    pair = PriorPair(prior, prior, bos=9)
+    seq = torch.tensor([[1, 2, 3, 4], [8, 0, 1, 2]])
+    bos = torch.full((2,), 9)
+    steps = [
+        pair.step(bos if i == 0 else seq[:, i - 1], bos if i == 0 else seq[:, i - 1], 1.0)[0]
+        for i in range(4)
+    ]
+    full = torch.log_softmax(prior(input_ids=with_bos(seq, 9)).logits[:, :4, :9], -1)
+    assert torch.allclose(torch.stack(steps, 1), full, atol=1e-5)
+
+
+def _one_to_one_likelihood(k, half):
+    """Mixture code m = z1 * half + z2 for z1, z2 < half: only (z1, z2) and (z2, z1) make m."""
+    z1, z2, m = [], [], []
+    for a in range(half):
+        for b in range(half):
+            z1.append(a)
+            z2.append(b)
+            m.append(a * half + b)
+    return Likelihood(SparseCounts.empty(k).add(torch.tensor(z1), torch.tensor(z2), torch.tensor(m)))
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [Sampler("greedy"), Sampler("beam", 3), Sampler("ancestral", 5), Sampler("top_k", 5, top_k=1)],
+    ids=lambda s: s.kind,
+)
+def test_samplers_keep_to_pairs_the_likelihood_allows(prior, sampler):
+    # with K = 9 codes and half = 3, code m = 3 a + b is made by (a, b) or (b, a) only
+    likelihood = _one_to_one_likelihood(9, 3)
+    mixture = [4, 2, 3, 0, 5]  # pairs {1,1}, {0,2}, {1,0}, {0,0}, {1,2}
+    c1, c2 = sample_codes(
+        PriorPair(prior, prior, 9), likelihood, mixture, sampler, torch.Generator().manual_seed(1)
+    )
+    assert c1.shape == c2.shape and c1.shape[1] == 5
+    allowed = [{(1, 1)}, {(0, 2), (2, 0)}, {(1, 0), (0, 1)}, {(0, 0)}, {(1, 2), (2, 1)}]
+    for row1, row2 in zip(c1.tolist(), c2.tolist()):
+        assert all((a, b) in ok for a, b, ok in zip(row1, row2, allowed))
+
+
+def test_beam_search_returns_the_best_path_and_greedy_is_one_beam(prior):
+    torch.manual_seed(0)
+    k = 9
+    z = torch.randint(0, k, (400, 5))
+    counts = SparseCounts.empty(k).add(z, torch.randint(0, k, (400, 5)), torch.randint(0, k, (400, 5)))
+    likelihood = Likelihood(counts)
+    mixture = [0, 1, 2, 3, 4]
+    pair = PriorPair(prior, prior, k)
+    gen = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def score(s1, s2):  # log-posterior of one path, recomputed without the cache
+        lp1 = torch.log_softmax(prior(input_ids=with_bos(s1[None], k)).logits[0, :5, :k], -1)
+        lp2 = torch.log_softmax(prior(input_ids=with_bos(s2[None], k)).logits[0, :5, :k], -1)
+        total = 0.0
+        for s, m in enumerate(mixture):
+            a, b, log_l = likelihood.slice(m)
+            hit = (a == s1[s]) & (b == s2[s])
+            total += float(lp1[s, s1[s]] + lp2[s, s2[s]] + log_l[hit][0])
+        return total
+
+    b1, b2 = sample_codes(pair, likelihood, mixture, Sampler("beam", 8), gen)
+    scores = [score(b1[i], b2[i]) for i in range(len(b1))]
+    assert scores == sorted(scores, reverse=True)
+    g1, g2 = sample_codes(pair, likelihood, mixture, Sampler("greedy"), gen)
+    assert scores[0] >= score(g1[0], g2[0]) - 1e-5
+    o1, o2 = sample_codes(pair, likelihood, mixture, Sampler("beam", 1), gen)
+    assert torch.equal(o1, g1) and torch.equal(o2, g2)
+
+
+def test_refinement_fits_the_mixture():
+    torch.manual_seed(0)
+    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4)).eval()
+    with torch.no_grad():  # a mixture the decoder can make exactly, from other dense codes
+        x = (
+            vqvae.decode_latents(torch.randn(2, 4, 7, 7)) + vqvae.decode_latents(torch.randn(2, 4, 7, 7))
+        ) / 2
+    e1 = vqvae.codes_to_latents(torch.randint(0, 8, (2, 7, 7)))
+    e2 = vqvae.codes_to_latents(torch.randint(0, 8, (2, 7, 7)))
+
+    def error(a, b):
+        return float((((a + b) / 2 - x) ** 2).mean())
+
+    d1, d2 = refine(vqvae, e1, e2, x, steps=0, alpha=0.1)
+    r1, r2 = refine(vqvae, e1, e2, x, steps=100, alpha=0.1)
+    assert torch.allclose(d1, vqvae.decode_latents(e1)) and error(r1, r2) < 0.3 * error(d1, d2)
+    assert all(p.requires_grad for p in vqvae.parameters())  # the model is left as it was
+
+
+def test_pair_psnr_known_answer_and_average_baseline():
+    zeros, ones = torch.zeros(3, 1, 28, 28), torch.ones(3, 1, 28, 28)
+    # the Average baseline gives 0.5 everywhere: MSE 0.25 for both, 10 log10(4) = 6.02 dB
+    assert torch.allclose(
+        average_baseline(zeros, ones), torch.full((3,), 10 * np.log10(4), dtype=torch.float64)
+    )
+    near = ones - 0.1  # 20 dB from ones; zeros estimated exactly would be infinite, so 0.1 too
+    got = pair_psnr(near, zeros + 0.1, ones, zeros)
+    assert torch.allclose(got, torch.full((3,), 20.0, dtype=torch.float64))
+    assert torch.equal(got, pair_psnr(zeros + 0.1, near, ones, zeros))  # order of estimates is free
+
+
+def test_vqvae_training_resumes_after_a_kill(tmp_path, mnist):
+    from harness.lass.train import train_vqvae
+
+    images = mnist["train_images"][:300, None].astype(np.float32) / 255
+    settings = {
+        "codes": 16,
+        "dim": 8,
+        "beta": 0.25,
+        "steps": 12,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "checkpoint_every": 4,
+    }
+
+    def run(name, stop_after=None):
+        args = [images[:250], images[250:], settings, 7, str(tmp_path / f"{name}.pt"), str(tmp_path / f"{name}.csv"),
+                str(tmp_path / f"{name}.json"), str(tmp_path / f"{name}.ckpt")]  # fmt: skip
+        return train_vqvae(*args, stop_after=stop_after)
+
+    assert run("a") is True
+    assert run("b", stop_after=5) is False and (tmp_path / "b.ckpt").exists()
+    assert run("b") is True and not (tmp_path / "b.ckpt").exists()
+    a = torch.load(tmp_path / "a.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "b.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lass", *args], capture_output=True, text=True
+    )
+
+
+def test_cli_bad_input_stops_with_one_line(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"junk")
+    out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", "{}",
+               "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
+    assert out.returncode == 2 and "MNIST file" in out.stderr and "not found" in out.stderr
+    np.savez(tmp_path / "m.npz", nothing=np.zeros(1))
+    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--epochs", "1",
+               "--out", "a", "--meta", "b")  # fmt: skip
+    assert out.returncode == 2 and "not a prepared MNIST file" in out.stderr
+    args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior", "p",
+            "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o"]  # fmt: skip
+    out = _cli("timing", *args)
+    assert out.returncode == 2 and "not a readable model file" in out.stderr
+    out = _cli("timing", *args, "--device", "cuda")
+    if not torch.cuda.is_available():
+        assert out.returncode == 2 and "no CUDA device" in out.stderr
+    out = _cli("mnist", "--source", "download", "--spec", "{bad json", "--out", str(tmp_path / "x.npz"))
+    assert out.returncode == 2 and "--spec is not JSON" in out.stderr
+    with pytest.raises(HarnessError, match="unknown sampler"):
+        Sampler("nucleus")
+    assert "Traceback" not in out.stderr
