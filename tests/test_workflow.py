@@ -51,6 +51,13 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
         "results/audio/fad_encoder.csv",
         "results/audio/fad.csv",
         "results/audio/datasets.png",
+        "data/lass/mnist.npz",
+        "models/lass/vqvae.pt",
+        "models/lass/prior.pt",
+        "models/lass/likelihood.pt",
+        "results/lass/samplers/beam.csv",
+        "results/lass/timing.json",
+        "results/figures/figure_5_3.png",
     ]:
         assert (workflow_dir / path).exists(), path
     for table in ["table_3_1", "table_7_1"]:
@@ -59,7 +66,8 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
     # the Odeen tables are filled: every thesis cell of Table 3.1 / 3.2 has ours beside it
     import csv
 
-    for table, n_cells in (("table_3_1", 9), ("table_3_2", 12), ("text_3_strict_crn", 4), ("table_4_3", 20)):
+    for table, n_cells in (("table_3_1", 9), ("table_3_2", 12), ("text_3_strict_crn", 4), ("table_4_3", 20),
+                           ("table_5_1", 2), ("table_5_3", 6), ("table_5_4", 2)):  # fmt: skip
         with open(workflow_dir / f"results/tables/{table}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert sum(bool(r["ours"]) for r in rows) == n_cells, table
@@ -76,6 +84,12 @@ def test_whole_dag_runs_and_noop_rerun(tiny_workflow_dir):
         baselines = list(csv.DictReader(fh))
     assert {r["dataset"] for r in baselines} == {"synthpop", "chorales"} and len(baselines) == 8
     assert all(float(r["si_sdri_db"]) == 0.0 and abs(float(r["sdr_db"])) < 20 for r in baselines)
+    # LASS: the Average baseline scores the same test mixtures as LASS; cited rows stay cited
+    with open(workflow_dir / "results/tables/table_5_2.csv") as fh:
+        cells = {(r["row"], r["column"]): r for r in csv.DictReader(fh)}
+    assert 13 < float(cells[("Average", "MNIST (PSNR)")]["ours"]) < 17
+    assert float(cells[("LASS (Ours)", "MNIST (PSNR)")]["ours"]) > 0
+    assert cells[("BASIS NCSN (cited)", "MNIST (PSNR)")]["ours"] == ""
     # the DAG's outputs equal the committed results of the embedded run
     assert json.loads((workflow_dir / "results/odeen/language.json").read_text()) == json.loads(
         (REPO / "results/odeen/language.json").read_text()
@@ -143,6 +157,10 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 2
     assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
     assert "audio_fad_encoder" not in jobs and "--backbone vggish" in out
+    # LASS at thesis scale: MNIST downloaded, models trained and separations run on a GPU
+    assert "harness lass mnist --source download" in out
+    assert jobs["lass_vqvae"][0]["gpu"] == "1" and jobs["lass_test"][0]["gpu"] == "1"
+    assert "--mixtures 6000" in out and '"candidates":512' in out and '"steps":500' in out
 
 
 def test_gpu_profile_dry_run(workflow_dir):

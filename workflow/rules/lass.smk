@@ -11,7 +11,7 @@ LASS_SAMPLERS = sorted(LASS["samplers"])
 def lass_sampler(name):
     """A sampler's JSON for the command (its table label left out)."""
     spec = {k: v for k, v in LASS["samplers"][name].items() if k != "label"}
-    return shlex.quote(json.dumps(spec, sort_keys=True))
+    return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
 
 
 rule lass_mnist:

@@ -36,6 +36,12 @@ def _load_json(path: str) -> dict:
         return json.load(fh)
 
 
+def _timing_setting(timing: dict, runs: int) -> str:
+    sampler, refine = timing["sampler"], timing["refine"]
+    return (f"{timing['device']}, {timing['threads']} threads, {runs} runs; {sampler['kind']} with "
+            f"{sampler.get('candidates', 1)} candidates, T = {refine['steps']}")  # fmt: skip
+
+
 def write_report(
     likelihood_meta: str,
     test_csv: str,
@@ -85,11 +91,7 @@ def write_report(
         os.path.join(out_dir, "table_5_4.csv"),
         [
             ("MNIST / LASS (Ours)", "Time", mean_std(seconds, " s")),
-            (
-                "MNIST / LASS (Ours), device",
-                "Time",
-                f"{timing['device']}, {timing['threads']} threads, {len(seconds)} runs",
-            ),
+            ("MNIST / LASS (Ours), setting", "Time", _timing_setting(timing, len(seconds))),
         ],
     )
     label = sampler_names.get(test_sampler, test_sampler)

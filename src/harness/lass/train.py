@@ -29,12 +29,38 @@ from harness.train.checkpoint import seed_everything
 from harness.train.loop import train_steps
 
 
-def _finish(out_meta: str, history_csv: str, history: list[dict], meta: dict, checkpoint: str) -> None:
-    columns = list(dict.fromkeys(k for row in history for k in row))
-    write_rows_csv(history_csv, history, columns)
-    write_text(out_meta, json.dumps(meta, indent=1) + "\n")
+def _train_and_save(
+    kind: str,
+    name: str,
+    model: torch.nn.Module,
+    config,
+    optimizer: torch.optim.Optimizer,
+    step_fn,
+    evaluate,
+    settings: dict,
+    rng: np.random.Generator,
+    tag: dict,
+    paths: tuple[str, str, str, str],
+    stop_after: int | None,
+) -> dict | None:
+    """Train (resumable), then write the model, its history CSV and meta JSON and remove the
+    checkpoint; ``paths`` = (model, history CSV, meta JSON, checkpoint). None if stopped early."""
+    out, history_csv, meta_json, checkpoint = paths
+    start = time.perf_counter()
+    history, done = train_steps(
+        model, optimizer, step_fn, int(settings["steps"]), rng, checkpoint, json.dumps(tag, sort_keys=True),
+        every=int(settings.get("checkpoint_every", 100)), evaluate=evaluate, stop_after=stop_after, desc=kind,
+    )  # fmt: skip
+    if not done:
+        return None
+    save_model(out, kind, model.cpu(), config)
+    meta = {"model": name, "config": settings, "parameters": sum(p.numel() for p in model.parameters()),
+            **history[-1], "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
+    write_rows_csv(history_csv, history, list(dict.fromkeys(k for row in history for k in row)))
+    write_text(meta_json, json.dumps(meta, indent=1) + "\n")
     if os.path.exists(checkpoint):
         os.unlink(checkpoint)
+    return meta
 
 
 @torch.no_grad()
@@ -59,7 +85,7 @@ def train_vqvae(
     device: str = "cpu",
 ) -> bool:
     config = VQVAEConfig(int(settings["codes"]), int(settings["dim"]), float(settings.get("beta", 0.25)))
-    steps, batch = int(settings["steps"]), int(settings["batch_size"])
+    batch = int(settings["batch_size"])
     rng = seed_everything(seed)
     model = VQVAE(config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
@@ -78,20 +104,13 @@ def train_vqvae(
             "codes_used": int(torch.unique(codes).numel()),
         }
 
-    tag = json.dumps({"settings": settings, "seed": seed, "n": len(train_images)}, sort_keys=True)
-    start = time.perf_counter()
-    history, done = train_steps(
-        model, opt, step_fn, steps, rng, checkpoint, tag,
-        every=int(settings.get("checkpoint_every", 100)), evaluate=evaluate, stop_after=stop_after,
-        desc="vq-vae",
+    meta = _train_and_save(
+        "vqvae", "VQ-VAE (LASS MNIST architecture, trained in the DAG)", model, config, opt, step_fn, evaluate,
+        settings, rng, {"settings": settings, "seed": seed, "n": len(train_images)},
+        (out, history_csv, meta_json, checkpoint), stop_after,
     )  # fmt: skip
-    if not done:
+    if meta is None:
         return False
-    save_model(out, "vqvae", model.cpu(), config)
-    meta = {"model": "VQ-VAE (LASS MNIST architecture, trained in the DAG)", "config": settings,
-            "parameters": sum(p.numel() for p in model.parameters()), **history[-1],
-            "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
-    _finish(meta_json, history_csv, history, meta, checkpoint)
     LOG.info(
         "VQ-VAE: valid MSE %.5f, %d of %d codes used", meta["valid_mse"], meta["codes_used"], config.codes
     )
@@ -116,7 +135,7 @@ def train_prior(
     config = PriorConfig(
         codes, length, int(settings["n_layer"]), int(settings["n_embd"]), int(settings["n_head"])
     )
-    steps, batch = int(settings["steps"]), int(settings["batch_size"])
+    batch = int(settings["batch_size"])
     rng = seed_everything(seed)
     model = make_prior(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(settings["lr"]), weight_decay=0.0)
@@ -132,20 +151,11 @@ def train_prior(
         loss = float(np.mean([float(nll(valid_seq[i : i + 500])) for i in range(0, len(valid_seq), 500)]))
         return {"valid_nll": round(loss, 5)}
 
-    tag = json.dumps(
-        {"settings": settings, "seed": seed, "n": len(train_seq), "codes": codes}, sort_keys=True
-    )
-    start = time.perf_counter()
-    history, done = train_steps(
-        model, opt, step_fn, steps, rng, checkpoint, tag,
-        every=int(settings.get("checkpoint_every", 100)), evaluate=evaluate, stop_after=stop_after,
-        desc="prior",
+    meta = _train_and_save(
+        "prior", "GPT-2 prior over VQ-VAE codes (transformers GPT2LMHeadModel, trained in the DAG)", model, config,
+        opt, step_fn, evaluate, settings, rng, {"settings": settings, "seed": seed, "n": len(train_seq), "codes": codes},
+        (out, history_csv, meta_json, checkpoint), stop_after,
     )  # fmt: skip
-    if not done:
+    if meta is None:
         return False
-    save_model(out, "prior", model.cpu(), config)
-    meta = {"model": "GPT-2 prior over VQ-VAE codes (transformers GPT2LMHeadModel, trained in the DAG)",
-            "config": settings, "parameters": sum(p.numel() for p in model.parameters()), **history[-1],
-            "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
-    _finish(meta_json, history_csv, history, meta, checkpoint)
     return True
