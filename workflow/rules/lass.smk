@@ -6,12 +6,7 @@ import shlex
 
 LASS = config["lass"]
 LASS_SAMPLERS = sorted(LASS["samplers"])
-
-
-def lass_sampler(name):
-    """A sampler's JSON for the command (its table label left out)."""
-    spec = {k: v for k, v in LASS["samplers"][name].items() if k != "label"}
-    return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
+lass_sampler = partial(smk.lass_sampler, config)
 
 
 rule lass_mnist:
@@ -275,7 +270,7 @@ rule lass_report:
             f"--sampler-csv {name}={RP(f'lass/samplers/{name}.csv')}"
             for name in LASS_SAMPLERS
         ),
-        out_dir=RP("lass"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.table_5_1),
     shell:
         "harness lass report --likelihood-meta {input.likelihood} --test-csv {input.test}"
         " --test-sampler {params.test_sampler} --baselines-csv {input.baselines}"

@@ -51,6 +51,15 @@ def odeen_regimes(config: dict) -> list[str]:
     return regimes
 
 
+def lass_sampler(config: dict, name: str) -> str:
+    """A LASS sampler's JSON for ``harness lass`` (its table label left out), one shell word."""
+    import json
+    import shlex
+
+    spec = {k: v for k, v in config["lass"]["samplers"][name].items() if k != "label"}
+    return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
+
+
 def results_path(config: dict, relative: str) -> str:
     """A results file of this scale (config ``results_dir``: results, or results/thesis):
     ``results_path(config, "odeen/language.json")``."""
