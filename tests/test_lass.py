@@ -282,7 +282,7 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
     args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior", "p",
             "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o"]  # fmt: skip
     out = _cli("timing", *args)
-    assert out.returncode == 2 and "not a readable model file" in out.stderr
+    assert out.returncode == 2 and "not a readable VQ-VAE model file" in out.stderr
     out = _cli("timing", *args, "--device", "cuda")
     if not torch.cuda.is_available():
         assert out.returncode == 2 and "no CUDA device" in out.stderr

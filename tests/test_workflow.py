@@ -110,6 +110,39 @@ def test_embedded_odeen_family_reproduces_committed_results(workflow_dir):
 
 
 @pytest.mark.slow
+def test_embedded_lass_family_reproduces_committed_results(workflow_dir):
+    """The embedded LASS run (about 13 minutes on 2 cores) gives the committed training curves,
+    likelihood counts and PSNR of every sampler: all of it is seeded. Seconds differ by run."""
+    import csv
+
+    run(["snakemake", "-c2", "lass_report"], cwd=workflow_dir, timeout=3600)
+
+    def column(path, name):
+        with open(path) as fh:
+            return [row[name] for row in csv.DictReader(fh)]
+
+    for name in (
+        "vqvae.csv",
+        "prior.csv",
+        "baselines.csv",
+        "table_5_1.csv",
+        "table_5_2.csv",
+        "table_5_3.csv",
+    ):
+        assert (workflow_dir / f"results/lass/{name}").read_text() == (
+            REPO / f"results/lass/{name}"
+        ).read_text(), name
+    for path in ["test.csv", *[f"samplers/{p.name}" for p in (REPO / "results/lass/samplers").glob("*.csv")]]:
+        assert column(workflow_dir / f"results/lass/{path}", "psnr") == column(
+            REPO / f"results/lass/{path}", "psnr"
+        ), path
+    ours, committed = (
+        json.loads((d / "results/lass/likelihood.json").read_text()) for d in (workflow_dir, REPO)
+    )
+    assert ours.pop("count_seconds") > 0 and committed.pop("count_seconds") > 0 and ours == committed
+
+
+@pytest.mark.slow
 def test_embedded_audio_layer_reproduces_committed_results(workflow_dir):
     """The embedded audio datasets, FAD encoder and report (about 3 minutes on 2 cores) give the
     committed results/audio/ files: rendering, training and scoring are all seeded."""

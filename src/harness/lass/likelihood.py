@@ -14,13 +14,12 @@ at large K). ``dense_counts`` is the dense reference (tests, benchmark).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 
-from harness.core.atomic import atomic_path
 from harness.core.errors import HarnessError
+from harness.lass.models import load_state, save_state
 
 
 @dataclass
@@ -69,20 +68,12 @@ class SparseCounts:
         return dense.reshape(self.codes, self.codes, self.codes)
 
     def save(self, path: str, meta: dict | None = None) -> None:
-        with atomic_path(path) as tmp:
-            torch.save({"kind": "lass_counts", "codes": self.codes, "keys": self.keys, "counts": self.counts,
-                        "meta": meta or {}}, tmp)  # fmt: skip
+        save_state(path, "lass_counts", {"codes": self.codes, "keys": self.keys, "counts": self.counts,
+                                         "meta": meta or {}})  # fmt: skip
 
     @classmethod
     def load(cls, path: str) -> SparseCounts:
-        if not os.path.isfile(path):
-            raise HarnessError(f"likelihood counts {path} not found (run the lass_likelihood rule)")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise HarnessError(f"{path}: not a readable counts file ({type(err).__name__})") from None
-        if not isinstance(state, dict) or state.get("kind") != "lass_counts":
-            raise HarnessError(f"{path} is not a LASS likelihood counts file")
+        state = load_state(path, "lass_counts", "likelihood counts")
         return cls(int(state["codes"]), state["keys"], state["counts"])
 
 

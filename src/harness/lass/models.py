@@ -138,33 +138,39 @@ def with_bos(codes: torch.Tensor, bos: int) -> torch.Tensor:
     return torch.cat([torch.full((codes.shape[0], 1), bos, dtype=codes.dtype, device=codes.device), codes], 1)
 
 
-def save_model(path: str, kind: str, model: nn.Module, config, extra: dict | None = None) -> None:
-    state = {"kind": kind, "config": asdict(config), "state_dict": model.state_dict(), **(extra or {})}
+def save_state(path: str, kind: str, state: dict) -> None:
+    """Write a LASS file (a model or the likelihood counts) atomically, tagged with its kind."""
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch.save({"kind": kind, **state}, tmp)
 
 
-def _load_state(path: str, kind: str) -> dict:
+def load_state(path: str, kind: str, what: str) -> dict:
+    """Read a file written by ``save_state``; a missing, unreadable or foreign file stops with
+    one line naming ``what`` it should have been."""
     if not os.path.isfile(path):
-        raise HarnessError(f"{kind} model {path} not found (run its training rule)")
+        raise HarnessError(f"{what} {path} not found (run its rule)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise HarnessError(f"{path}: not a readable model file ({type(err).__name__})") from None
+        raise HarnessError(f"{path}: not a readable {what} file ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("kind") != kind:
-        raise HarnessError(f"{path} is not a {kind} model file")
+        raise HarnessError(f"{path} is not a {what} file")
     return state
 
 
+def save_model(path: str, kind: str, model: nn.Module, config) -> None:
+    save_state(path, kind, {"config": asdict(config), "state_dict": model.state_dict()})
+
+
 def load_vqvae(path: str, device: str = "cpu") -> VQVAE:
-    state = _load_state(path, "vqvae")
+    state = load_state(path, "vqvae", "VQ-VAE model")
     model = VQVAE(VQVAEConfig(**state["config"]))
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval()
 
 
 def load_prior(path: str, device: str = "cpu"):
-    state = _load_state(path, "prior")
+    state = load_state(path, "prior", "prior model")
     model = make_prior(PriorConfig(**state["config"]))
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval()
