@@ -118,3 +118,20 @@ def http_root(tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+@pytest.fixture
+def inception_weights(tmp_path, monkeypatch):
+    """(file, network): Inception-v3 (torch-fidelity's FID architecture) with random weights saved
+    to a local file, as the thesis-scale FID reads its weights (the real ones cannot be fetched)."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    with monkeypatch.context() as m:  # build the architecture once without any weights
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: None)
+        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        torch.manual_seed(0)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    weights = tmp_path / "weights-inception-2015-12-05.pth"
+    torch.save(net.state_dict(), weights)
+    return weights, net

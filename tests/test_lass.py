@@ -4,6 +4,7 @@ PSNR protocol and the CLI's bad-input paths."""
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 
@@ -274,11 +275,11 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"junk")
     out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", "{}",
                "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
-    assert out.returncode == 2 and "MNIST file" in out.stderr and "not found" in out.stderr
+    assert out.returncode == 2 and "image file" in out.stderr and "not found" in out.stderr
     np.savez(tmp_path / "m.npz", nothing=np.zeros(1))
-    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--epochs", "1",
+    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--settings", "{}",
                "--out", "a", "--meta", "b")  # fmt: skip
-    assert out.returncode == 2 and "not a prepared MNIST file" in out.stderr
+    assert out.returncode == 2 and "not a prepared image file" in out.stderr
     args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior", "p",
             "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o"]  # fmt: skip
     out = _cli("timing", *args)
@@ -286,8 +287,124 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
     out = _cli("timing", *args, "--device", "cuda")
     if not torch.cuda.is_available():
         assert out.returncode == 2 and "no CUDA device" in out.stderr
-    out = _cli("mnist", "--source", "download", "--spec", "{bad json", "--out", str(tmp_path / "x.npz"))
+    out = _cli(
+        "data",
+        "--dataset",
+        "mnist",
+        "--spec",
+        "{bad json",
+        "--downloads",
+        "d",
+        "--out",
+        str(tmp_path / "x.npz"),
+    )
     assert out.returncode == 2 and "--spec is not JSON" in out.stderr
     with pytest.raises(HarnessError, match="unknown sampler"):
         Sampler("nucleus")
     assert "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------- CelebA (thesis scale)
+def _celeba_fixture(folder, n=12):
+    """A CelebA-shaped zip (178 x 218 aligned JPEGs): a red border around a 140 x 140 centre of
+    one colour per image, and the official partition file (8 train, 2 valid, 2 test)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    colours = [(20 * i % 200, (200 - 15 * i) % 200, (40 + 10 * i) % 200) for i in range(n)]
+    with zipfile.ZipFile(folder / "img_align_celeba.zip", "w") as archive:
+        for i, colour in enumerate(colours):
+            image = np.zeros((218, 178, 3), np.uint8)
+            image[:] = (255, 0, 0)
+            top, left = (218 - 140) // 2, (178 - 140) // 2
+            image[top : top + 140, left : left + 140] = colour
+            buf = io.BytesIO()
+            Image.fromarray(image).save(buf, format="JPEG", quality=95)
+            archive.writestr(f"img_align_celeba/{i + 1:06d}.jpg", buf.getvalue())
+    lines = [f"{i + 1:06d}.jpg {0 if i < 8 else 1 if i < 10 else 2}" for i in range(n)]
+    (folder / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return colours
+
+
+def _celeba_spec(url="", local_path=""):
+    return {"url": {"images": f"{url}/img_align_celeba.zip", "partition": f"{url}/list_eval_partition.txt"},
+            "files": {"images": {"name": "img_align_celeba.zip", "sha256": ""},
+                      "partition": {"name": "list_eval_partition.txt", "sha256": ""}},
+            "local_path": local_path, "crop": 140, "size": 32}  # fmt: skip
+
+
+def test_celeba_download_crops_the_centre_and_splits_by_partition(http_root, tmp_path):
+    root, url = http_root
+    colours = _celeba_fixture(root)
+    out = tmp_path / "celeba.npz"
+    assert data.prepare_celeba(_celeba_spec(url), str(out), str(tmp_path / "dl")) == {
+        "train": 8,
+        "valid": 2,
+        "test": 2,
+    }
+    train, valid = data.load_split(out, "train"), data.load_split(out, "valid")
+    assert train.shape == (8, 3, 32, 32) and valid.shape == (2, 3, 32, 32)
+    # the red border is cropped away: inside a one-pixel frame (JPEG chroma bleeds at the crop
+    # edge) every pixel is the image's centre colour
+    for i, image in enumerate(train):
+        assert np.abs(image[:, 1:-1, 1:-1] * 255 - np.array(colours[i])[:, None, None]).max() < 12
+    with pytest.raises(HarnessError, match="no 'other' split"):
+        data.load_split(out, "other")
+
+
+def test_celeba_local_copy_and_bad_files(tmp_path):
+    _celeba_fixture(tmp_path)
+    spec = _celeba_spec(local_path=str(tmp_path))
+    assert data.prepare_celeba(spec, str(tmp_path / "a.npz"), "unused")["test"] == 2
+    (tmp_path / "list_eval_partition.txt").write_text("000001.jpg 7\n")
+    with pytest.raises(HarnessError, match="expected '<file> <0|1|2>'"):
+        data.prepare_celeba(spec, str(tmp_path / "b.npz"), "unused")
+    (tmp_path / "list_eval_partition.txt").write_text("999999.jpg 0\n")
+    with pytest.raises(HarnessError, match="missing from the zip"):
+        data.prepare_celeba(spec, str(tmp_path / "b.npz"), "unused")
+    (tmp_path / "img_align_celeba.zip").write_bytes(b"junk")
+    with pytest.raises(HarnessError, match="not a zip archive"):
+        data.prepare_celeba(spec, str(tmp_path / "b.npz"), "unused")
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_celeba_chain_through_the_cli_scores_fid(tmp_path, inception_weights):
+    """The thesis-scale CelebA steps on a tiny CelebA-shaped set: 3-channel 32 x 32 images give an
+    8 x 8 code grid, the prior reads 64 codes, and the separation is scored by FID."""
+    weights, _ = inception_weights
+    _celeba_fixture(tmp_path, n=40)
+    t = str(tmp_path)
+    lines = [f"{i + 1:06d}.jpg {0 if i < 30 else 1}" for i in range(40)]
+    (tmp_path / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+
+    def ok(*args):
+        out = _cli(*args)
+        assert out.returncode == 0, out.stderr[-2000:]
+
+    ok("data", "--dataset", "celeba", "--spec", json.dumps(_celeba_spec(local_path=t)), "--downloads", t,
+       "--out", f"{t}/c.npz")  # fmt: skip
+    small = {"steps": 4, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2}
+    ok("train-vqvae", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", "--settings",
+       json.dumps({"codes": 16, "dim": 8, "beta": 0.25, **small}), "--out", f"{t}/v.pt", "--history", f"{t}/v.csv",
+       "--meta", f"{t}/v.json", "--checkpoint", f"{t}/v.ckpt")  # fmt: skip
+    ok("train-prior", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", "--vqvae", f"{t}/v.pt", "--settings",
+       json.dumps({"n_layer": 1, "n_embd": 8, "n_head": 2, **small}), "--out", f"{t}/p.pt", "--history",
+       f"{t}/p.csv", "--meta", f"{t}/p.json", "--checkpoint", f"{t}/p.ckpt")  # fmt: skip
+    ok("likelihood", "--dataset", "celeba", "--data", f"{t}/c.npz", "--seed", "1", "--vqvae", f"{t}/v.pt",
+       "--settings", '{"epochs": 1, "batch": 10}', "--out", f"{t}/l.pt", "--meta", f"{t}/l.json")  # fmt: skip
+    ok("separate", "--data", f"{t}/c.npz", "--seed", "1", "--vqvae", f"{t}/v.pt", "--prior", f"{t}/p.pt",
+       "--counts", f"{t}/l.pt", "--split", "valid", "--mixtures", "3", "--sampler",
+       '{"kind": "top_k", "candidates": 4, "top_k": 8, "likelihood_scale": 3.0}', "--refine",
+       '{"steps": 0, "alpha": 0.1}', "--inception-weights", str(weights), "--csv", f"{t}/s.csv",
+       "--summary", f"{t}/s.json")  # fmt: skip
+    prior = torch.load(f"{t}/p.pt", weights_only=True)
+    assert (
+        prior["config"]["length"] == 64
+        and torch.load(f"{t}/v.pt", weights_only=True)["config"]["channels"] == 3
+    )
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["mixtures"] == 3 and summary["split"] == "valid"
+    assert summary["fid"] > 0 and summary["average_fid"] > 0
+    assert json.loads((tmp_path / "l.json").read_text())["dataset"] == "celeba"

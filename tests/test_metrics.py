@@ -216,18 +216,10 @@ def test_cli_bad_inputs(separation, tmp_path):
     _bad(tmp_path, ref, est, "stems do not match")
 
 
-def test_fid_reads_inception_weights_from_a_local_file(tmp_path, monkeypatch):
+def test_fid_reads_inception_weights_from_a_local_file(inception_weights):
     """The thesis-scale path: Inception-v3 weights from a file, nothing downloaded. The file
     here holds random weights of the right architecture (the real ones cannot be fetched)."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    with monkeypatch.context() as m:  # build the architecture once without any weights
-        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: None)
-        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
-        torch.manual_seed(0)
-        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    weights = tmp_path / "pt_inception-2015-12-05.pth"
-    torch.save(net.state_dict(), weights)
+    weights, net = inception_weights
     metric = image.fid_metric(inception_weights=weights)  # strict load of the saved file
     loaded = metric.inception.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in net.state_dict().items())

@@ -191,8 +191,10 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
     assert "audio_fad_encoder" not in jobs and "--backbone vggish" in out
     # LASS at thesis scale: MNIST downloaded, models trained and separations run on a GPU
-    assert "harness lass mnist --source download" in out
-    assert jobs["lass_vqvae"][0]["gpu"] == "1" and jobs["lass_test"][0]["gpu"] == "1"
+    assert '"source":"download"' in out and "harness lass data --dataset celeba" in out
+    assert len(jobs["lass_vqvae"]) == 2 and {j["gpu"] for j in jobs["lass_vqvae"]} == {"1"}
+    assert jobs["lass_test"][0]["gpu"] == "1" and len(jobs["lass_celeba_test"]) == 1
+    assert "--inception-weights models/pretrained/inception/" in out and '"likelihood_scale":3.0' in out
     assert "--mixtures 6000" in out and '"candidates":512' in out and '"steps":500' in out
 
 

@@ -1,6 +1,7 @@
-# LASS on images (thesis ch. 5): MNIST -> VQ-VAE -> GPT-2 prior and sparse likelihood counts ->
-# separation with each sampler (Table 5.3), the test separation and baselines (Table 5.2), the
-# timing (Table 5.4), then our values of Tables 5.1-5.4 and Figure 5.3.
+# LASS on images (thesis ch. 5): per dataset (MNIST; CelebA 32x32 at thesis scale) the images ->
+# VQ-VAE -> GPT-2 prior and sparse likelihood counts; on MNIST the separation with each sampler
+# (Table 5.3), the test separation and baselines (Table 5.2) and the timing (Table 5.4); on
+# CelebA the separation scored by FID (Table 5.2); then Tables 5.1-5.4 and Figure 5.3.
 import json
 import shlex
 
@@ -9,43 +10,50 @@ LASS_SAMPLERS = sorted(LASS["samplers"])
 lass_sampler = partial(smk.lass_sampler, config)
 
 
-rule lass_mnist:
+lass_cfg = partial(smk.lass_param, config)
+lass_models = smk.lass_models
+
+
+wildcard_constraints:
+    dataset="|".join(LASS["datasets"]),
+
+
+rule lass_data:
     output:
-        "data/lass/mnist.npz",
+        "data/lass/{dataset}.npz",
     log:
-        LOGS.format("lass/mnist"),
+        LOGS.format("lass/data_{dataset}"),
     benchmark:
-        BENCHMARKS.format("lass/mnist")
+        BENCHMARKS.format("lass/data_{dataset}")
     conda:
         "../../envs/lass.yaml"
     resources:
-        **res("lass_mnist"),
+        **res("lass_data"),
     params:
-        source=cfg("lass.mnist.source"),
-        spec=cfg("lass.mnist"),
+        spec=lass_cfg("data"),
     shell:
-        "harness lass mnist --source {params.source} --spec {params.spec}"
-        " --downloads data/downloads/mnist --out {output} --log {log}"
+        "harness lass data --dataset {wildcards.dataset} --spec {params.spec}"
+        " --downloads data/downloads/{wildcards.dataset} --out {output} --log {log}"
 
 
 rule lass_vqvae:
     input:
-        rules.lass_mnist.output,
+        rules.lass_data.output,
     output:
-        model="models/lass/vqvae.pt",
-        plot=RP("lass/vqvae.csv"),
-        meta=RP("lass/vqvae.json"),
+        model="models/lass/{dataset}/vqvae.pt",
+        plot=RP("lass/{dataset}/vqvae.csv"),
+        meta=RP("lass/{dataset}/vqvae.json"),
     log:
-        LOGS.format("lass/vqvae"),
+        LOGS.format("lass/vqvae_{dataset}"),
     benchmark:
-        BENCHMARKS.format("lass/vqvae")
+        BENCHMARKS.format("lass/vqvae_{dataset}")
     conda:
         "../../envs/lass.yaml"
     threads: LASS["threads"]
     resources:
         **res("lass_train"),
     params:
-        settings=cfg("lass.vqvae"),
+        settings=lass_cfg("vqvae"),
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
         device=cfg("device"),
@@ -54,29 +62,29 @@ rule lass_vqvae:
     shell:
         "harness lass train-vqvae --data {input} --settings {params.settings} --valid {params.valid}"
         " --seed {params.seed} --device {params.device} --threads {threads}"
-        " --checkpoint checkpoints/lass/vqvae.ckpt --out {output.model} --history {output.plot}"
-        " --meta {output.meta} --log {log}"
+        " --checkpoint checkpoints/lass/{wildcards.dataset}_vqvae.ckpt --out {output.model}"
+        " --history {output.plot} --meta {output.meta} --log {log}"
 
 
 rule lass_prior:
     input:
-        data=rules.lass_mnist.output,
+        data=rules.lass_data.output,
         vqvae=rules.lass_vqvae.output.model,
     output:
-        model="models/lass/prior.pt",
-        plot=RP("lass/prior.csv"),
-        meta=RP("lass/prior.json"),
+        model="models/lass/{dataset}/prior.pt",
+        plot=RP("lass/{dataset}/prior.csv"),
+        meta=RP("lass/{dataset}/prior.json"),
     log:
-        LOGS.format("lass/prior"),
+        LOGS.format("lass/prior_{dataset}"),
     benchmark:
-        BENCHMARKS.format("lass/prior")
+        BENCHMARKS.format("lass/prior_{dataset}")
     conda:
         "../../envs/lass.yaml"
     threads: LASS["threads"]
     resources:
         **res("lass_train"),
     params:
-        settings=cfg("lass.prior"),
+        settings=lass_cfg("prior"),
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
         device=cfg("device"),
@@ -85,43 +93,37 @@ rule lass_prior:
     shell:
         "harness lass train-prior --data {input.data} --vqvae {input.vqvae} --settings {params.settings}"
         " --valid {params.valid} --seed {params.seed} --device {params.device} --threads {threads}"
-        " --checkpoint checkpoints/lass/prior.ckpt --out {output.model} --history {output.plot}"
-        " --meta {output.meta} --log {log}"
+        " --checkpoint checkpoints/lass/{wildcards.dataset}_prior.ckpt --out {output.model}"
+        " --history {output.plot} --meta {output.meta} --log {log}"
 
 
 rule lass_likelihood:
     input:
-        data=rules.lass_mnist.output,
+        data=rules.lass_data.output,
         vqvae=rules.lass_vqvae.output.model,
     output:
-        counts="models/lass/likelihood.pt",
-        meta=RP("lass/likelihood.json"),
+        counts="models/lass/{dataset}/likelihood.pt",
+        meta=RP("lass/{dataset}/likelihood.json"),
     log:
-        LOGS.format("lass/likelihood"),
+        LOGS.format("lass/likelihood_{dataset}"),
     benchmark:
-        BENCHMARKS.format("lass/likelihood")
+        BENCHMARKS.format("lass/likelihood_{dataset}")
     conda:
         "../../envs/lass.yaml"
     threads: LASS["threads"]
     resources:
         **res("lass_train"),
     params:
-        epochs=cfg("lass.likelihood.epochs"),
-        batch=cfg("lass.likelihood.batch"),
+        settings=lass_cfg("likelihood"),
         seed=cfg("seed"),
         device=cfg("device"),
     shell:
-        "harness lass likelihood --data {input.data} --vqvae {input.vqvae} --epochs {params.epochs}"
-        " --batch {params.batch} --seed {params.seed} --device {params.device} --threads {threads}"
-        " --out {output.counts} --meta {output.meta} --log {log}"
+        "harness lass likelihood --dataset {wildcards.dataset} --data {input.data} --vqvae {input.vqvae}"
+        " --settings {params.settings} --seed {params.seed} --device {params.device}"
+        " --threads {threads} --out {output.counts} --meta {output.meta} --log {log}"
 
 
-LASS_MODELS = dict(
-    data=rules.lass_mnist.output[0],
-    vqvae=rules.lass_vqvae.output.model,
-    prior=rules.lass_prior.output.model,
-    counts=rules.lass_likelihood.output.counts,
-)
+LASS_MODELS = lass_models("mnist")
 LASS_MODEL_ARGS = (
     "--data {input.data} --vqvae {input.vqvae} --prior {input.prior} --counts {input.counts}"
     " --seed {params.seed} --device {params.device} --threads {threads}"
@@ -187,7 +189,7 @@ rule lass_test:
 
 rule lass_baselines:
     input:
-        rules.lass_mnist.output,
+        LASS_MODELS["data"],
     output:
         RP("lass/baselines.csv"),
     log:
@@ -235,9 +237,46 @@ rule lass_timing:
         " --out {output} --log {log}"
 
 
+rule lass_celeba_test:
+    input:
+        **lass_models("celeba"),
+    output:
+        csv=RP("lass/celeba/test.csv"),
+        summary=RP("lass/celeba/test.json"),
+    log:
+        LOGS.format("lass/celeba_test"),
+    benchmark:
+        BENCHMARKS.format("lass/celeba_test")
+    conda:
+        "../../envs/lass.yaml"
+    threads: LASS["threads"]
+    resources:
+        **res("lass_separate"),
+    params:
+        sampler=cfg("lass.celeba.evaluation.sampler") if "celeba" in LASS else "",
+        refine=cfg("lass.celeba.evaluation.refine") if "celeba" in LASS else "",
+        mixtures=cfg("lass.celeba.evaluation.mixtures") if "celeba" in LASS else "",
+        split=cfg("lass.celeba.evaluation.split") if "celeba" in LASS else "",
+        weights=(
+            cfg("lass.celeba.evaluation.inception_weights") if "celeba" in LASS else ""
+        ),
+        seed=cfg("seed"),
+        device=cfg("device"),
+    shell:
+        f"harness lass separate {LASS_MODEL_ARGS} --mixture-set celeba --split {{params.split}}"
+        " --mixtures {params.mixtures} --sampler {params.sampler} --refine {params.refine}"
+        " --inception-weights {params.weights} --csv {output.csv} --summary {output.summary}"
+        " --log {log}"
+
+
 rule lass_report:
     input:
-        likelihood=rules.lass_likelihood.output.meta,
+        likelihood=RP("lass/mnist/likelihood.json"),
+        celeba=(
+            [RP("lass/celeba/likelihood.json"), RP("lass/celeba/test.json")]
+            if "celeba" in LASS["datasets"]
+            else []
+        ),
         test=rules.lass_test.output.csv,
         estimates=rules.lass_test.output.estimates,
         baselines=rules.lass_baselines.output,
@@ -271,9 +310,15 @@ rule lass_report:
             for name in LASS_SAMPLERS
         ),
         out_dir=lambda wildcards, output: os.path.dirname(output.table_5_1),
+        celeba=lambda wildcards, input: (
+            f"--celeba-likelihood-meta {input.celeba[0]} --celeba-summary {input.celeba[1]}"
+            if input.celeba
+            else ""
+        ),
     shell:
         "harness lass report --likelihood-meta {input.likelihood} --test-csv {input.test}"
         " --test-sampler {params.test_sampler} --baselines-csv {input.baselines}"
         " {params.sampler_csvs} --sampler-names {params.names} --timing {input.timing}"
         " --estimates {input.estimates} --out-dir {params.out_dir} --figure {output.figure}"
+        " {params.celeba}"
         " --log {log}"

@@ -3,24 +3,15 @@ the data layer's report."""
 
 from __future__ import annotations
 
-import json
-
-from harness.core.errors import HarnessError
+from harness.core.config import json_arg
 from harness.core.seeds import derive_seed
-
-
-def _json_arg(text: str, what: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"{what} is not JSON: {err}") from None
 
 
 def _embedded(args):
     from harness.audio import chorales, synthpop
     from harness.audio.embedded import write_dataset
 
-    settings = _json_arg(args.settings, "--settings")
+    settings = json_arg(args.settings, "--settings")
     seed = derive_seed(args.seed, "audio", args.dataset)
     if args.dataset == "synthpop":
         songs, stems = synthpop.make_songs(seed, settings["tracks"], int(settings["bars"])), synthpop.STEMS
@@ -33,7 +24,7 @@ def _embedded(args):
 def _download(args):
     from harness.audio.download import prepare_dataset
 
-    prepare_dataset(args.dataset, _json_arg(args.spec, "--spec"), args.out, args.downloads)
+    prepare_dataset(args.dataset, json_arg(args.spec, "--spec"), args.out, args.downloads)
 
 
 def _fad_encoder(args):
@@ -44,7 +35,7 @@ def _fad_encoder(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = _json_arg(args.settings, "--settings")
+    settings = json_arg(args.settings, "--settings")
     seed = derive_seed(args.seed, "audio", "fad_encoder")
     train_encoder(
         StemDataset(args.dataset), args.out, args.history, args.meta, args.checkpoint, settings, seed

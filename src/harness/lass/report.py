@@ -38,7 +38,8 @@ def _load_json(path: str) -> dict:
 
 def _timing_setting(timing: dict, runs: int) -> str:
     sampler, refine = timing["sampler"], timing["refine"]
-    return (f"{timing['device']}, {timing['threads']} threads, {runs} runs; {sampler['kind']} with "
+    threads = f"{timing['threads']} thread" + ("s" if timing["threads"] != 1 else "")
+    return (f"{timing['device']}, {threads}, {runs} runs; {sampler['kind']} with "
             f"{sampler.get('candidates', 1)} candidates, T = {refine['steps']}")  # fmt: skip
 
 
@@ -53,15 +54,19 @@ def write_report(
     out_dir: str,
     figure: str,
     test_sampler: str,
+    celeba_likelihood_meta: str | None = None,
+    celeba_summary: str | None = None,
 ) -> None:
-    meta = _load_json(likelihood_meta)
-    write_ours_csv(
-        os.path.join(out_dir, "table_5_1.csv"),
-        [
-            ("MNIST", "K", str(meta["codes"])),
-            ("MNIST", "Likelihood density", f"{meta['density_percent']:.2f} %"),
-        ],
-    )
+    rows_5_1 = []
+    for name, path in (("MNIST", likelihood_meta), ("CelebA", celeba_likelihood_meta)):
+        if path:
+            meta = _load_json(path)
+            rows_5_1 += [
+                (name, "K", str(meta["codes"])),
+                (name, "Likelihood density", f"{meta['density_percent']:.2f} %"),
+            ]
+    write_ours_csv(os.path.join(out_dir, "table_5_1.csv"), rows_5_1)
+    celeba = _load_json(celeba_summary) if celeba_summary else None
     lass = _column(test_csv, "psnr")
     n = len(lass)
     write_ours_csv(
@@ -77,7 +82,16 @@ def write_report(
             ),
             ("Test mixtures (ours)", "MNIST (PSNR)", str(n)),
             ("LASS sampler (ours)", "MNIST (PSNR)", sampler_names.get(test_sampler, test_sampler)),
-        ],
+        ]
+        + (
+            [
+                ("Average", "CelebA (FID)", f"{celeba['average_fid']:.2f}"),
+                ("LASS (Ours)", "CelebA (FID)", f"{celeba['fid']:.2f}"),
+                ("Test mixtures (ours)", "CelebA (FID)", str(celeba["mixtures"])),
+            ]
+            if celeba
+            else []
+        ),  # fmt: skip
     )
     rows = []
     for name, path in sampler_csvs.items():

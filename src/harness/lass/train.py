@@ -65,7 +65,7 @@ def _train_and_save(
 
 @torch.no_grad()
 def encode_all(vqvae: VQVAE, images: np.ndarray, batch: int = 500) -> torch.Tensor:
-    """Codes ``[n, 7, 7]`` (on the CPU) of float images ``[n, 1, 28, 28]``."""
+    """Codes ``[n, h, w]`` (on the CPU) of float images ``[n, c, H, W]``."""
     vqvae.eval()
     device = next(vqvae.parameters()).device
     return torch.cat([vqvae.encode(torch.from_numpy(images[i : i + batch]).to(device)).cpu()
@@ -84,7 +84,8 @@ def train_vqvae(
     stop_after: int | None = None,
     device: str = "cpu",
 ) -> bool:
-    config = VQVAEConfig(int(settings["codes"]), int(settings["dim"]), float(settings.get("beta", 0.25)))
+    config = VQVAEConfig(int(settings["codes"]), int(settings["dim"]), float(settings.get("beta", 0.25)),
+                         channels=int(train_images.shape[1]))  # fmt: skip
     batch = int(settings["batch_size"])
     rng = seed_everything(seed)
     model = VQVAE(config).to(device)

@@ -71,7 +71,9 @@ def stage_for(job) -> dict:
     src = family_source(cmd)
     if src:
         deps.append(src)
-    params = sorted({p.key for p in job.rule.params if isinstance(p, ConfigParam)})
+    # cfg("a.b") params of the rule, and those an input function returned for this job
+    evaluated = [p for p in job.params if isinstance(p, ConfigParam)]
+    params = sorted({p.key for p in [*job.rule.params, *evaluated] if isinstance(p, ConfigParam)})
     kinds = {str(path): name for name, path in job.output.items()}  # named outputs
     raw_params = dict(job.rule.params.items())
     stage: dict = {"cmd": cmd, "deps": deps}

@@ -60,6 +60,22 @@ def lass_sampler(config: dict, name: str) -> str:
     return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
 
 
+def lass_param(config: dict, key: str):
+    """A per-dataset LASS config value (``lass.<dataset>.<key>``) as a param of a ``{dataset}``
+    rule; dvc.yaml declares each job's own key."""
+    return lambda wildcards: ConfigParam(config, f"lass.{wildcards.dataset}.{key}")
+
+
+def lass_models(dataset: str) -> dict[str, str]:
+    """The files a LASS separation reads for one dataset."""
+    return {
+        "data": f"data/lass/{dataset}.npz",
+        "vqvae": f"models/lass/{dataset}/vqvae.pt",
+        "prior": f"models/lass/{dataset}/prior.pt",
+        "counts": f"models/lass/{dataset}/likelihood.pt",
+    }
+
+
 def results_path(config: dict, relative: str) -> str:
     """A results file of this scale (config ``results_dir``: results, or results/thesis):
     ``results_path(config, "odeen/language.json")``."""
