@@ -19,9 +19,10 @@ from torch import nn
 
 from harness.core.atomic import atomic_path, write_text
 from harness.core.errors import HarnessError
-from harness.core.logs import LOG, progress
+from harness.core.logs import progress
 from harness.tables.ours import write_rows_csv
-from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from harness.train.checkpoint import seed_everything
+from harness.train.loop import train_steps
 
 
 class StemCNN(nn.Module):
@@ -101,32 +102,22 @@ def train_encoder(
     model = StemCNN(dataset.sample_rate, len(dataset.stems), int(settings.get("embed_dim", 128)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     tag = json.dumps({"settings": settings, "seed": seed, "n": len(x_train)}, sort_keys=True)
-    step, history = load_checkpoint(checkpoint, model, opt, rng, tag)
     start = time.perf_counter()
-    bar = progress(total=steps, initial=step, desc="fad encoder")
-    while step < steps:
-        model.train()
+
+    def step_fn(rng):
         idx = rng.integers(len(x_train), size=batch)
         gain = rng.uniform(0.3, 1.5, size=(batch, 1)).astype(np.float32)  # loudness is not the class
-        loss = nn.functional.cross_entropy(
+        return nn.functional.cross_entropy(
             model(torch.from_numpy(x_train[idx] * gain)), torch.from_numpy(y_train[idx])
         )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        bar.update(1)
-        if step % every == 0 or step == steps:
-            acc = accuracy(model, x_valid, y_valid)
-            history.append(
-                {"step": step, "train_loss": round(loss.item(), 5), "valid_accuracy": round(acc, 5)}
-            )
-            LOG.info("step %d: loss %.4f, valid accuracy %.3f", step, loss.item(), acc)
-            save_checkpoint(checkpoint, model, opt, step, rng, history, tag)
-        if stop_after is not None and step >= stop_after and step < steps:
-            LOG.info("stopping after step %d (checkpoint kept)", step)
-            return
-    bar.close()
+
+    def evaluate():
+        return {"valid_accuracy": round(accuracy(model, x_valid, y_valid), 5)}
+
+    history, done = train_steps(model, opt, step_fn, steps, rng, checkpoint, tag, every, evaluate, stop_after,
+                                desc="fad encoder", loss_digits=5)  # fmt: skip
+    if not done:
+        return
     state = {"state_dict": model.state_dict(), "sample_rate": dataset.sample_rate, "stems": dataset.stems,
              "embed_dim": model.embed_dim, "name": f"{dataset.name} stem-classifier CNN (trained in the DAG)"}  # fmt: skip
     with atomic_path(out) as tmp:

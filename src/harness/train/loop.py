@@ -29,6 +29,7 @@ def train_steps(
     evaluate: Callable[[], dict] | None = None,
     stop_after: int | None = None,
     desc: str = "train",
+    loss_digits: int = 6,
 ) -> tuple[list[dict], bool]:
     """Run ``steps`` optimisation steps; returns (history, finished). ``stop_after`` stops there
     as a preemption would (the checkpoint stays), for tests."""
@@ -43,7 +44,7 @@ def train_steps(
         step += 1
         bar.update(1)
         if step % every == 0 or step == steps:
-            row = {"step": step, "train_loss": round(float(loss.item()), 6)}
+            row = {"step": step, "train_loss": round(float(loss.item()), loss_digits)}
             if evaluate is not None:
                 model.eval()
                 with torch.no_grad():
