@@ -186,10 +186,10 @@ def _fid_summary(weights: str, x1, x2, e1, e2) -> dict:
     baseline (both estimates = the mixture) against the ground-truth sources."""
     from harness.metrics.image import fid, fid_metric
 
-    metric = fid_metric(inception_weights=weights)
-    real = torch.cat([x1, x2]).cpu()
-    mixtures = ((x1 + x2) / 2).cpu()
-    return {"fid": fid(real, torch.cat([e1, e2]).cpu(), metric),
+    metric = fid_metric(inception_weights=weights).to(x1.device)  # Inception on the GPU when there is one
+    real = torch.cat([x1, x2])
+    mixtures = (x1 + x2) / 2
+    return {"fid": fid(real, torch.cat([e1, e2]), metric),
             "average_fid": fid(real, torch.cat([mixtures, mixtures]), metric)}  # fmt: skip
 
 

@@ -35,7 +35,7 @@ def pair_psnr(e1: torch.Tensor, e2: torch.Tensor, x1: torch.Tensor, x2: torch.Te
 
 def separate_one(vqvae, priors: PriorPair, likelihood: Likelihood, mixture: torch.Tensor, sampler: Sampler,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Codes of the mixture ``[1, 1, 28, 28]`` -> candidates -> L2 selection: dense codes (e1, e2)."""
+    """Codes of the mixture ``[1, c, h, w]`` -> candidates -> L2 selection: dense codes (e1, e2)."""
     m = vqvae.encode(mixture)
     side = m.shape[-1]
     c1, c2 = sample_codes(priors, likelihood, m.reshape(-1).tolist(), sampler, generator)
@@ -54,7 +54,7 @@ def separate_mixtures(
     seed: int,
     batch: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """LASS on the mixtures (x1 + x2) / 2: estimates ``[n, 1, 28, 28]`` of each source and one
+    """LASS on the mixtures (x1 + x2) / 2: estimates ``[n, c, h, w]`` of each source and one
     row per mixture (PSNR before and after refinement, seconds of sampling + selection)."""
     generator = torch.Generator(device=x1.device).manual_seed(seed)
     priors = PriorPair(prior, prior, likelihood.codes)
