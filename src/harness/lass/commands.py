@@ -194,6 +194,8 @@ def _fid_summary(weights: str, x1, x2, e1, e2) -> dict:
 
 
 def _baselines(args):
+    from threadpoolctl import threadpool_limits
+
     from harness.lass.data import load_split
     from harness.lass.evaluate import average_baseline, nmf_baseline, nmf_dictionary
     from harness.tables.ours import write_rows_csv
@@ -204,11 +206,13 @@ def _baselines(args):
     train = load_split(args.data, "train")
     seed = derive_seed(args.seed, "lass", "nmf")
     pick = np.random.default_rng(seed).choice(len(train), int(settings["train_images"]), replace=False)
-    dictionary = nmf_dictionary(
-        train[np.sort(pick)], int(settings["components"]), seed, int(settings["max_iter"])
-    )
+    # scikit-learn's BLAS and OpenMP threads too: with several, a busy machine changes the NMF's last bits
+    with threadpool_limits(limits=args.threads or None):
+        dictionary = nmf_dictionary(
+            train[np.sort(pick)], int(settings["components"]), seed, int(settings["max_iter"])
+        )
+        _, _, nmf = nmf_baseline(x1, x2, dictionary, seed)
     average = average_baseline(x1, x2)
-    _, _, nmf = nmf_baseline(x1, x2, dictionary, seed)
     rows = [{"mixture": i, "source_1": int(a), "source_2": int(b), "average_psnr": round(float(average[i]), 4),
              "nmf_psnr": round(float(nmf[i]), 4)} for i, (a, b) in enumerate(pairs)]  # fmt: skip
     write_rows_csv(args.csv, rows)

@@ -99,7 +99,7 @@ def nmf_dictionary(train_images: np.ndarray, components: int, seed: int, max_ite
     from sklearn.decomposition import NMF
 
     model = NMF(n_components=components, init="nndsvda", max_iter=max_iter, random_state=seed)
-    model.fit(train_images.reshape(len(train_images), -1))
+    model.fit(train_images.reshape(len(train_images), -1).astype(np.float64))  # float64: fewer order effects
     return model.components_
 
 
