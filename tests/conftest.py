@@ -10,8 +10,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# Workflow files a copy of the pipeline needs to run somewhere else.
-WORKFLOW_FILES = ["Snakefile", "workflow", "config.yaml", "config", "slurm", "gpu", "envs", "dvc.yaml"]
+# Workflow files a copy of the pipeline needs to run somewhere else; src/ too, since every rule
+# names the source files its command runs as inputs.
+WORKFLOW_FILES = ["Snakefile", "workflow", "config.yaml", "config", "slurm", "gpu", "envs", "dvc.yaml", "src"]
 
 
 def run(cmd, cwd=None, check=True, env=None, timeout=900):
@@ -36,7 +37,7 @@ def run(cmd, cwd=None, check=True, env=None, timeout=900):
 
 def copy_workflow(dest: Path, with_src: bool = False) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES + (["src", "pyproject.toml"] if with_src else []):
+    for name in WORKFLOW_FILES + (["pyproject.toml"] if with_src else []):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

@@ -246,16 +246,17 @@ def test_licensed_dataset_reads_a_local_copy(tmp_path):
 def test_fad_encoder_resumes_after_a_kill(synth_dataset, tmp_path):
     import torch
 
-    from harness.audio.encoder import TrainedEncoder, train_encoder
+    from harness.audio.encoder import EncoderSettings, TrainedEncoder, train_encoder
     from harness.metrics.fad import fad_of_clips
+    from harness.train.loop import RunFiles
 
     torch.set_num_threads(1)
     ds = StemDataset(synth_dataset)
-    settings = {"steps": 8, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 3, "embed_dim": 4}
+    settings = EncoderSettings(steps=8, batch_size=4, lr=1e-3, checkpoint_every=3, embed_dim=4)
 
     def train(name, stop_after=None):
         paths = [str(tmp_path / f"{name}.{ext}") for ext in ("pt", "csv", "json", "ckpt")]
-        train_encoder(ds, *paths, settings, seed=5, stop_after=stop_after)
+        train_encoder(ds, RunFiles(*paths), settings, seed=5, stop_after=stop_after)
         return paths
 
     whole = train("whole")
@@ -263,7 +264,7 @@ def test_fad_encoder_resumes_after_a_kill(synth_dataset, tmp_path):
     assert not (tmp_path / "killed.pt").exists() and (tmp_path / "killed.ckpt").exists()
     train("killed")  # resumes from step 3
     assert not (tmp_path / "killed.ckpt").exists()
-    a, b = (torch.load(p[0], weights_only=False)["state_dict"] for p in (whole, killed))
+    a, b = (torch.load(p[0], weights_only=True)["state_dict"] for p in (whole, killed))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "whole.csv").read_text() == (tmp_path / "killed.csv").read_text()
     # the trained encoder embeds clips: every whole second is one embedding
@@ -271,13 +272,13 @@ def test_fad_encoder_resumes_after_a_kill(synth_dataset, tmp_path):
     clips = [ds.load(t)["bass"] for t in ds.tracks("train")]
     assert enc.embed(clips).shape == (sum(c.shape[-1] // SR for c in clips), 4)
     assert fad_of_clips(enc, clips, clips) == pytest.approx(0.0, abs=1e-6)
-    # `harness metrics fad` on two directories of WAV files gives the library's value
+    # `harness audio fad` on two directories of WAV files gives the library's value
     dirs = {name: tmp_path / name for name in ("bass", "drums")}
     for name, folder in dirs.items():
         folder.mkdir()
         for t in ds.tracks():
             sf.write(folder / f"{t}.wav", ds.load(t)[name][0], SR, subtype="FLOAT")
-    cmd = ["harness", "metrics", "fad", str(dirs["bass"]), str(dirs["drums"]), "--encoder", whole[0]]
+    cmd = ["harness", "audio", "fad", str(dirs["bass"]), str(dirs["drums"]), "--encoder", whole[0]]
     out = json.loads(run(cmd).stdout)
     want = fad_of_clips(enc, *([ds.load(t)[n] for t in ds.tracks()] for n in ("bass", "drums")))
     assert out["fad"] == pytest.approx(want, rel=1e-4) and out["encoder"] == enc.name

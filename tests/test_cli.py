@@ -48,7 +48,21 @@ def test_universe_rules_summary_steps(tmp_path, capsys):
     assert rows[1] == "at_least 1 block\tsimple\t3\t102024\t0"  # 7**6 - 5**6 structures hold a block
     metrics, plot = tmp_path / "m.json", tmp_path / "p.csv"
     assert (
-        main(["odeen", "summary", "--rules", str(rules), "--metrics", str(metrics), "--plot", str(plot)]) == 0
+        main(
+            [
+                "odeen",
+                "summary",
+                "--rules",
+                str(rules),
+                "--bins",
+                "20",
+                "--metrics",
+                str(metrics),
+                "--plot",
+                str(plot),
+            ]
+        )
+        == 0
     )
     m = json.loads(metrics.read_text())
     assert m["n_rules"] == 24794 and m["rules_per_kind"]["relational"] == 5488

@@ -208,7 +208,7 @@ def test_beam_search_returns_the_best_path_and_greedy_is_one_beam(prior):
 
 def test_refinement_fits_the_mixture():
     torch.manual_seed(0)
-    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4)).eval()
+    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4, beta=0.25, channels=1)).eval()
     with torch.no_grad():  # a mixture the decoder can make exactly, from other dense codes
         x = (
             vqvae.decode_latents(torch.randn(2, 4, 7, 7)) + vqvae.decode_latents(torch.randn(2, 4, 7, 7))
@@ -219,8 +219,8 @@ def test_refinement_fits_the_mixture():
     def error(a, b):
         return float((((a + b) / 2 - x) ** 2).mean())
 
-    d1, d2 = refine(vqvae, e1, e2, x, steps=0, alpha=0.1)
-    r1, r2 = refine(vqvae, e1, e2, x, steps=100, alpha=0.1)
+    d1, d2 = refine(vqvae, e1, e2, x, steps=0, alpha=0.1, regularizer=1e-3)
+    r1, r2 = refine(vqvae, e1, e2, x, steps=100, alpha=0.1, regularizer=1e-3)
     assert torch.allclose(d1, vqvae.decode_latents(e1)) and error(r1, r2) < 0.3 * error(d1, d2)
     assert all(p.requires_grad for p in vqvae.parameters())  # the model is left as it was
 
@@ -238,31 +238,27 @@ def test_pair_psnr_known_answer_and_average_baseline():
 
 
 def test_vqvae_training_resumes_after_a_kill(tmp_path, mnist):
+    from harness.lass.config import VQVAESettings
     from harness.lass.train import train_vqvae
+    from harness.train.loop import RunFiles
 
     images = mnist["train_images"][:300, None].astype(np.float32) / 255
-    settings = {
-        "codes": 16,
-        "dim": 8,
-        "beta": 0.25,
-        "steps": 12,
-        "batch_size": 8,
-        "lr": 1e-3,
-        "checkpoint_every": 4,
-    }
+    settings = VQVAESettings(codes=16, dim=8, beta=0.25, steps=12, batch_size=8, lr=1e-3, checkpoint_every=4)
 
     def run(name, stop_after=None):
-        args = [images[:250], images[250:], settings, 7, str(tmp_path / f"{name}.pt"), str(tmp_path / f"{name}.csv"),
-                str(tmp_path / f"{name}.json"), str(tmp_path / f"{name}.ckpt")]  # fmt: skip
-        return train_vqvae(*args, stop_after=stop_after)
+        files = RunFiles(*(str(tmp_path / f"{name}.{ext}") for ext in ("pt", "csv", "json", "ckpt")))
+        return train_vqvae(images[:250], images[250:], settings, 7, files, "cpu", stop_after=stop_after)
 
     assert run("a") is True
     assert run("b", stop_after=5) is False and (tmp_path / "b.ckpt").exists()
     assert run("b") is True and not (tmp_path / "b.ckpt").exists()
-    a = torch.load(tmp_path / "a.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b.pt", weights_only=False)["state_dict"]
+    a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[key], b[key]) for key in a)
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+RUNTIME = ("--threads", "1", "--device", "cpu")  # every torch step states them (no defaults)
 
 
 def _cli(*args):
@@ -273,16 +269,16 @@ def _cli(*args):
 
 def test_cli_bad_input_stops_with_one_line(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"junk")
-    out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", "{}",
-               "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
+    out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", "{}", *RUNTIME,
+               "--valid", "5", "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
     assert out.returncode == 2 and "image file" in out.stderr and "not found" in out.stderr
     np.savez(tmp_path / "m.npz", nothing=np.zeros(1))
-    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--settings", "{}",
+    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--settings", "{}", *RUNTIME,
                "--out", "a", "--meta", "b")  # fmt: skip
     assert out.returncode == 2 and "not a prepared image file" in out.stderr
     args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior", "p",
-            "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o"]  # fmt: skip
-    out = _cli("timing", *args)
+            "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o", "--threads", "1"]  # fmt: skip
+    out = _cli("timing", *args, "--device", "cpu")
     assert out.returncode == 2 and "not a readable VQ-VAE model file" in out.stderr
     out = _cli("timing", *args, "--device", "cuda")
     if not torch.cuda.is_available():
@@ -386,18 +382,18 @@ def test_celeba_chain_through_the_cli_scores_fid(tmp_path, inception_weights):
     ok("data", "--dataset", "celeba", "--spec", json.dumps(_celeba_spec(local_path=t)), "--downloads", t,
        "--out", f"{t}/c.npz")  # fmt: skip
     small = {"steps": 4, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2}
-    ok("train-vqvae", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", "--settings",
+    ok("train-vqvae", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", *RUNTIME, "--settings",
        json.dumps({"codes": 16, "dim": 8, "beta": 0.25, **small}), "--out", f"{t}/v.pt", "--history", f"{t}/v.csv",
        "--meta", f"{t}/v.json", "--checkpoint", f"{t}/v.ckpt")  # fmt: skip
-    ok("train-prior", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", "--vqvae", f"{t}/v.pt", "--settings",
+    ok("train-prior", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", *RUNTIME, "--vqvae", f"{t}/v.pt", "--settings",
        json.dumps({"n_layer": 1, "n_embd": 8, "n_head": 2, **small}), "--out", f"{t}/p.pt", "--history",
        f"{t}/p.csv", "--meta", f"{t}/p.json", "--checkpoint", f"{t}/p.ckpt")  # fmt: skip
-    ok("likelihood", "--dataset", "celeba", "--data", f"{t}/c.npz", "--seed", "1", "--vqvae", f"{t}/v.pt",
+    ok("likelihood", "--dataset", "celeba", "--data", f"{t}/c.npz", "--seed", "1", *RUNTIME, "--vqvae", f"{t}/v.pt",
        "--settings", '{"epochs": 1, "batch": 10}', "--out", f"{t}/l.pt", "--meta", f"{t}/l.json")  # fmt: skip
-    ok("separate", "--data", f"{t}/c.npz", "--seed", "1", "--vqvae", f"{t}/v.pt", "--prior", f"{t}/p.pt",
+    ok("separate", "--data", f"{t}/c.npz", "--seed", "1", *RUNTIME, "--vqvae", f"{t}/v.pt", "--prior", f"{t}/p.pt",
        "--counts", f"{t}/l.pt", "--split", "valid", "--mixtures", "3", "--sampler",
        '{"kind": "top_k", "candidates": 4, "top_k": 8, "likelihood_scale": 3.0}', "--refine",
-       '{"steps": 0, "alpha": 0.1}', "--inception-weights", str(weights), "--csv", f"{t}/s.csv",
+       '{"steps": 0, "alpha": 0.1, "regularizer": 0.001}', "--inception-weights", str(weights), "--csv", f"{t}/s.csv",
        "--summary", f"{t}/s.json")  # fmt: skip
     prior = torch.load(f"{t}/p.pt", weights_only=True)
     assert (

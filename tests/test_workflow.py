@@ -187,6 +187,9 @@ def test_slurm_profile_dry_run(workflow_dir):
     # thesis-scale results land beside the committed embedded ones, never over them
     assert "results/thesis/tables/table_3_1.md" in out and "results/thesis/figures/figure_3_6.png" in out
     assert not re.search(r"(?<![\w/])results/(tables|odeen|sit|audio|figures)/", out)
+    # ... and so do its data, models, checkpoints and logs (downloads are shared by both scales)
+    assert "data/thesis/odeen/tags.npz" in out and "models/thesis/lass/mnist/vqvae.pt" in out
+    assert not re.search(r"(?<![\w/])(data|models|checkpoints|logs)/(odeen|lass|sit|audio)/", out)
     # the thesis datasets are downloaded, and FAD uses VGGish (no encoder is trained)
     assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 2
     assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
@@ -250,7 +253,12 @@ def test_dvc_stages_mirror_rules():
     assert stages["odeen_summary"]["plots"][0]["results/odeen/positive_rates.csv"]["x"] == "positive_rate"
     assert len([s for s in stages if s.startswith("table_")]) == 17
     train = stages["odeen_train_interpreter_1438_1000"]
-    assert train["params"] == [{"config.yaml": ["device", "odeen.interpreter", "seed"]}]
+    assert train["params"] == [{"config.yaml": ["device", "odeen.interpreter", "odeen.table_size", "seed"]}]
+    assert "src/harness/odeen/train.py" in train["deps"] and "src/harness/train/loop.py" in train["deps"]
+    assert not any("lass" in dep or "registry" in dep for dep in train["deps"])
+    assert "src/harness/tables/registry.yaml" in stages["table_table_3_1"]["deps"]
+    sit = stages["sit_evaluate_smollm2"]["params"][0]["config.yaml"]
+    assert "sit.models.smollm2" in sit and "sit.models" not in sit  # one model's entry, not the list
     assert "models/odeen/interpreter_1438x1000.pt" in train["outs"]
 
 

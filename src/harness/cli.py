@@ -33,6 +33,22 @@ def _tables_index(args):
     write_index(args.out, args.tables_dir, args.figures_dir)
 
 
+def _results_check(args):
+    from harness.tables.check import check_results
+
+    moved, compared = check_results(args.committed, args.run)
+    for cell in moved:
+        print(cell)
+    failed = [m for m in moved if not m.within]
+    if failed:
+        raise HarnessError(
+            f"{len(failed)} cell(s) of {args.run} moved beyond their table's tolerance from {args.committed}"
+        )
+    print(
+        f"{compared} tables of {args.run} match {args.committed} within tolerance ({len(moved)} cells moved)"
+    )
+
+
 # ----------------------------------------------------------------------------- workflow
 def _config_check(args):
     from harness.core.config import load_config
@@ -90,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "audio", help="audio datasets: embedded (generated) and thesis-scale (downloaded)"
     )
     register_audio(audio.add_subparsers(dest="step", metavar="STEP", required=True), step)
-    metrics = families.add_parser("metrics", help="SDR, SI-SDR(i), FAD on your own files")
+    metrics = families.add_parser(
+        "metrics", help="SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)"
+    )
     register_metrics(metrics.add_subparsers(dest="step", metavar="STEP", required=True), step)
 
     # tables
@@ -105,12 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", required=True, help="registry id, e.g. table_3_1")
     p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
     p.add_argument("--ours", metavar="CSV", help="our values: CSV with columns row, column, ours")
-    p.add_argument("--out-dir", default="results/tables")
-    p.add_argument("--figures-dir", default="results/figures")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--figures-dir", required=True)
     p = step(sub, "index", _tables_index, "write results/README.md indexing every table and figure")
-    p.add_argument("--out", default="results/README.md")
-    p.add_argument("--tables-dir", default="results/tables")
-    p.add_argument("--figures-dir", default="results/figures")
+    p.add_argument("--out", required=True)
+    p.add_argument("--tables-dir", required=True)
+    p.add_argument("--figures-dir", required=True)
+
+    # results
+    results = families.add_parser("results", help="compare a run's tables with the committed ones")
+    sub = results.add_subparsers(dest="step", metavar="STEP", required=True)
+    p = step(
+        sub, "check", _results_check, "compare RUN/tables with COMMITTED/tables within each table's tolerance"
+    )
+    p.add_argument("--run", required=True, metavar="DIR", help="the run's results folder (holds tables/)")
+    p.add_argument("--committed", default="results", metavar="DIR", help="the committed results folder")
 
     # workflow
     wf = families.add_parser("workflow", help="config validation and the DVC view of the DAG")

@@ -1,8 +1,5 @@
 # Audio data layer (chapters 5-7): embedded datasets, thesis-scale downloads, the FAD encoder
 # and the report on the datasets (results/audio/).
-import json
-import shlex
-
 AUDIO = config["audio"]
 EMBEDDED_AUDIO = ["synthpop", "chorales"]
 DOWNLOADED_AUDIO = sorted(AUDIO["datasets"])
@@ -10,8 +7,10 @@ FAD_TRAINED = AUDIO["fad"]["encoder"] == "trained"
 
 
 rule audio_embedded:
+    input:
+        code=CODE("audio", "embedded"),
     output:
-        directory("data/audio/{dataset}"),
+        directory(DP("audio/{dataset}")),
     log:
         LOGS.format("audio/embedded_{dataset}"),
     benchmark:
@@ -20,10 +19,11 @@ rule audio_embedded:
         dataset="|".join(EMBEDDED_AUDIO),
     conda:
         "../../envs/audio.yaml"
+    threads: 1
     resources:
         **res("audio_embedded"),
     params:
-        settings=lambda wildcards: shlex.quote(json.dumps(AUDIO[wildcards.dataset])),
+        settings=wcfg("audio.{dataset}"),
         sample_rate=cfg("audio.sample_rate"),
         soundfont=cfg("audio.soundfont"),
         seed=cfg("seed"),
@@ -34,8 +34,10 @@ rule audio_embedded:
 
 
 rule audio_download:
+    input:
+        code=CODE("audio", "download"),
     output:
-        directory("data/audio/{dataset}"),
+        directory(DP("audio/{dataset}")),
     log:
         LOGS.format("audio/download_{dataset}"),
     benchmark:
@@ -44,22 +46,23 @@ rule audio_download:
         dataset="|".join(DOWNLOADED_AUDIO) or "^$",
     conda:
         "../../envs/audio.yaml"
+    threads: 1
     resources:
         **res("audio_download"),
     params:
-        spec=lambda wildcards: shlex.quote(
-            json.dumps(AUDIO["datasets"][wildcards.dataset])
-        ),
+        spec=wcfg("audio.datasets.{dataset}"),
+        downloads=DOWNLOADS,
     shell:
         "harness audio download --dataset {wildcards.dataset} --spec {params.spec}"
-        " --downloads data/downloads --out {output} --log {log}"
+        " --downloads {params.downloads} --out {output} --log {log}"
 
 
 rule audio_fad_encoder:
     input:
-        f"data/audio/{AUDIO['fad']['dataset']}",
+        dataset=DP(f"audio/{AUDIO['fad']['dataset']}"),
+        code=CODE("audio", "fad-encoder"),
     output:
-        model="models/audio/fad_encoder.pt",
+        model=MP("audio/fad_encoder.pt"),
         plot=RP("audio/fad_encoder.csv"),
         meta=RP("audio/fad_encoder.json"),
     log:
@@ -73,19 +76,22 @@ rule audio_fad_encoder:
         **res("audio_fad_encoder"),
     params:
         settings=cfg("audio.fad.training"),
+        dataset=dvc_param("audio.fad.dataset"),
         seed=cfg("seed"),
+        checkpoint=CP("audio/fad_encoder.ckpt"),
         plot_x="step",
         plot_y="valid_accuracy",
     shell:
-        "harness audio fad-encoder --dataset {input} --settings {params.settings} --seed {params.seed}"
-        " --threads {threads} --checkpoint checkpoints/audio/fad_encoder.ckpt"
+        "harness audio fad-encoder --dataset {input.dataset} --settings {params.settings} --seed {params.seed}"
+        " --threads {threads} --checkpoint {params.checkpoint}"
         " --out {output.model} --history {output.plot} --meta {output.meta} --log {log}"
 
 
 rule audio_report:
     input:
-        datasets=expand("data/audio/{dataset}", dataset=AUDIO["report"]),
+        datasets=expand(DP("audio/{dataset}"), dataset=AUDIO["report"]),
         encoder=rules.audio_fad_encoder.output.model if FAD_TRAINED else [],
+        code=CODE("audio", "report"),
     output:
         datasets=RP("audio/datasets.csv"),
         baselines=RP("audio/baselines.csv"),

@@ -2,16 +2,22 @@
 # VQ-VAE -> GPT-2 prior and sparse likelihood counts; on MNIST the separation with each sampler
 # (Table 5.3), the test separation and baselines (Table 5.2) and the timing (Table 5.4); on
 # CelebA the separation scored by FID (Table 5.2); then Tables 5.1-5.4 and Figure 5.3.
-import json
-import shlex
 
 LASS = config["lass"]
 LASS_SAMPLERS = sorted(LASS["samplers"])
-lass_sampler = partial(smk.lass_sampler, config)
 
 
-lass_cfg = partial(smk.lass_param, config)
-lass_models = smk.lass_models
+# A sampler's JSON for `harness lass` (its table label left out), one shell word.
+lass_sampler = lambda name: smk.json_word(LASS["samplers"][name], drop=("label",))
+# A per-dataset LASS setting (lass.<dataset>.<key>) as a param of a {dataset} rule.
+lass_cfg = lambda key: wcfg(f"lass.{{dataset}}.{key}")
+# The files a LASS separation reads for one dataset.
+lass_models = lambda dataset: {
+    "data": DP(f"lass/{dataset}.npz"),
+    "vqvae": MP(f"lass/{dataset}/vqvae.pt"),
+    "prior": MP(f"lass/{dataset}/prior.pt"),
+    "counts": MP(f"lass/{dataset}/likelihood.pt"),
+}
 
 
 wildcard_constraints:
@@ -19,28 +25,33 @@ wildcard_constraints:
 
 
 rule lass_data:
+    input:
+        code=CODE("lass", "data"),
     output:
-        "data/lass/{dataset}.npz",
+        DP("lass/{dataset}.npz"),
     log:
         LOGS.format("lass/data_{dataset}"),
     benchmark:
         BENCHMARKS.format("lass/data_{dataset}")
     conda:
         "../../envs/lass.yaml"
+    threads: 1
     resources:
         **res("lass_data"),
     params:
         spec=lass_cfg("data"),
+        downloads=f"{DOWNLOADS}/{{dataset}}",
     shell:
         "harness lass data --dataset {wildcards.dataset} --spec {params.spec}"
-        " --downloads data/downloads/{wildcards.dataset} --out {output} --log {log}"
+        " --downloads {params.downloads} --out {output} --log {log}"
 
 
 rule lass_vqvae:
     input:
-        rules.lass_data.output,
+        data=rules.lass_data.output[0],
+        code=CODE("lass", "train-vqvae"),
     output:
-        model="models/lass/{dataset}/vqvae.pt",
+        model=MP("lass/{dataset}/vqvae.pt"),
         plot=RP("lass/{dataset}/vqvae.csv"),
         meta=RP("lass/{dataset}/vqvae.json"),
     log:
@@ -57,21 +68,23 @@ rule lass_vqvae:
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
         device=cfg("device"),
+        checkpoint=CP("lass/{dataset}_vqvae.ckpt"),
         plot_x="step",
         plot_y="valid_mse",
     shell:
-        "harness lass train-vqvae --data {input} --settings {params.settings} --valid {params.valid}"
+        "harness lass train-vqvae --data {input.data} --settings {params.settings} --valid {params.valid}"
         " --seed {params.seed} --device {params.device} --threads {threads}"
-        " --checkpoint checkpoints/lass/{wildcards.dataset}_vqvae.ckpt --out {output.model}"
+        " --checkpoint {params.checkpoint} --out {output.model}"
         " --history {output.plot} --meta {output.meta} --log {log}"
 
 
 rule lass_prior:
     input:
-        data=rules.lass_data.output,
+        data=rules.lass_data.output[0],
         vqvae=rules.lass_vqvae.output.model,
+        code=CODE("lass", "train-prior"),
     output:
-        model="models/lass/{dataset}/prior.pt",
+        model=MP("lass/{dataset}/prior.pt"),
         plot=RP("lass/{dataset}/prior.csv"),
         meta=RP("lass/{dataset}/prior.json"),
     log:
@@ -88,21 +101,23 @@ rule lass_prior:
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
         device=cfg("device"),
+        checkpoint=CP("lass/{dataset}_prior.ckpt"),
         plot_x="step",
         plot_y="valid_nll",
     shell:
         "harness lass train-prior --data {input.data} --vqvae {input.vqvae} --settings {params.settings}"
         " --valid {params.valid} --seed {params.seed} --device {params.device} --threads {threads}"
-        " --checkpoint checkpoints/lass/{wildcards.dataset}_prior.ckpt --out {output.model}"
+        " --checkpoint {params.checkpoint} --out {output.model}"
         " --history {output.plot} --meta {output.meta} --log {log}"
 
 
 rule lass_likelihood:
     input:
-        data=rules.lass_data.output,
+        data=rules.lass_data.output[0],
         vqvae=rules.lass_vqvae.output.model,
+        code=CODE("lass", "likelihood"),
     output:
-        counts="models/lass/{dataset}/likelihood.pt",
+        counts=MP("lass/{dataset}/likelihood.pt"),
         meta=RP("lass/{dataset}/likelihood.json"),
     log:
         LOGS.format("lass/likelihood_{dataset}"),
@@ -133,6 +148,7 @@ LASS_MODEL_ARGS = (
 rule lass_validate_sampler:
     input:
         **LASS_MODELS,
+        code=CODE("lass", "separate"),
     output:
         RP("lass/samplers/{sampler}.csv"),
     log:
@@ -147,7 +163,7 @@ rule lass_validate_sampler:
     resources:
         **res("lass_separate"),
     params:
-        samplers=cfg("lass.samplers"),
+        samplers=dvc_param("lass.samplers"),
         sampler=lambda wildcards: lass_sampler(wildcards.sampler),
         mixtures=cfg("lass.validation_mixtures"),
         refine=cfg("lass.refine"),
@@ -162,9 +178,10 @@ rule lass_validate_sampler:
 rule lass_test:
     input:
         **LASS_MODELS,
+        code=CODE("lass", "separate"),
     output:
         csv=RP("lass/test.csv"),
-        estimates="data/lass/test_estimates.npz",
+        estimates=DP("lass/test_estimates.npz"),
     log:
         LOGS.format("lass/test"),
     benchmark:
@@ -175,7 +192,7 @@ rule lass_test:
     resources:
         **res("lass_separate"),
     params:
-        samplers=cfg("lass.samplers"),
+        samplers=dvc_param("lass.samplers"),
         sampler=lass_sampler(LASS["test"]["sampler"]),
         mixtures=cfg("lass.test.mixtures"),
         refine=cfg("lass.refine"),
@@ -189,7 +206,8 @@ rule lass_test:
 
 rule lass_baselines:
     input:
-        LASS_MODELS["data"],
+        data=LASS_MODELS["data"],
+        code=CODE("lass", "baselines"),
     output:
         RP("lass/baselines.csv"),
     log:
@@ -206,13 +224,14 @@ rule lass_baselines:
         nmf=cfg("lass.nmf"),
         seed=cfg("seed"),
     shell:
-        "harness lass baselines --data {input} --mixture-set test --mixtures {params.mixtures}"
+        "harness lass baselines --data {input.data} --mixture-set test --mixtures {params.mixtures}"
         " --nmf {params.nmf} --seed {params.seed} --threads {threads} --csv {output} --log {log}"
 
 
 rule lass_timing:
     input:
         **LASS_MODELS,
+        code=CODE("lass", "timing"),
     output:
         RP("lass/timing.json"),
     log:
@@ -225,7 +244,7 @@ rule lass_timing:
     resources:
         **res("lass_separate"),
     params:
-        samplers=cfg("lass.samplers"),
+        samplers=dvc_param("lass.samplers"),
         sampler=lass_sampler(LASS["test"]["sampler"]),
         repeats=cfg("lass.timing_repeats"),
         refine=cfg("lass.refine"),
@@ -240,6 +259,7 @@ rule lass_timing:
 rule lass_celeba_test:
     input:
         **lass_models("celeba"),
+        code=CODE("lass", "separate"),
     output:
         csv=RP("lass/celeba/test.csv"),
         summary=RP("lass/celeba/test.json"),
@@ -282,6 +302,7 @@ rule lass_report:
         baselines=rules.lass_baselines.output,
         timing=rules.lass_timing.output,
         samplers=expand(RP("lass/samplers/{sampler}.csv"), sampler=LASS_SAMPLERS),
+        code=CODE("lass", "report"),
     output:
         table_5_1=RP("lass/table_5_1.csv"),
         table_5_2=RP("lass/table_5_2.csv"),
@@ -298,12 +319,11 @@ rule lass_report:
         BENCHMARKS.format("lass/report")
     conda:
         "../../envs/lass.yaml"
+    threads: 1
     resources:
         **res("lass_report"),
     params:
-        names=shlex.quote(
-            json.dumps({name: s["label"] for name, s in LASS["samplers"].items()})
-        ),
+        names=smk.json_word({name: s["label"] for name, s in LASS["samplers"].items()}),
         test_sampler=cfg("lass.test.sampler"),
         sampler_csvs=" ".join(
             f"--sampler-csv {name}={RP(f'lass/samplers/{name}.csv')}"

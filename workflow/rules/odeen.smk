@@ -1,15 +1,19 @@
 # Odeen universe and rule language (thesis ch. 3.3; shared/reference/odeen.md).
+from harness.core.errors import HarnessError
 
 
 rule odeen_universe:
+    input:
+        code=CODE("odeen", "universe"),
     output:
-        "data/odeen/universe.txt",
+        DP("odeen/universe.txt"),
     log:
         LOGS.format("odeen/universe"),
     benchmark:
         BENCHMARKS.format("odeen/universe")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_universe"),
     shell:
@@ -18,41 +22,46 @@ rule odeen_universe:
 
 rule odeen_tags:
     input:
-        rules.odeen_universe.output,
+        universe=rules.odeen_universe.output[0],
+        code=CODE("odeen", "tags"),
     output:
-        "data/odeen/tags.npz",
+        DP("odeen/tags.npz"),
     log:
         LOGS.format("odeen/tags"),
     benchmark:
         BENCHMARKS.format("odeen/tags")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_tags"),
     shell:
-        "harness odeen tags --universe {input} --out {output} --log {log}"
+        "harness odeen tags --universe {input.universe} --out {output} --log {log}"
 
 
 rule odeen_rules:
     input:
-        rules.odeen_tags.output,
+        tags=rules.odeen_tags.output[0],
+        code=CODE("odeen", "rules"),
     output:
-        "data/odeen/rules.tsv",
+        DP("odeen/rules.tsv"),
     log:
         LOGS.format("odeen/rules"),
     benchmark:
         BENCHMARKS.format("odeen/rules")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_rules"),
     shell:
-        "harness odeen rules --tags {input} --out {output} --log {log}"
+        "harness odeen rules --tags {input.tags} --out {output} --log {log}"
 
 
 rule odeen_summary:
     input:
-        rules.odeen_rules.output,
+        rules=rules.odeen_rules.output[0],
+        code=CODE("odeen", "summary"),
     output:
         metrics=RP("odeen/language.json"),
         plot=RP("odeen/positive_rates.csv"),
@@ -67,6 +76,7 @@ rule odeen_summary:
         BENCHMARKS.format("odeen/summary")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_summary"),
     params:
@@ -74,12 +84,24 @@ rule odeen_summary:
         plot_x="positive_rate",
         plot_y="n_rules",
     shell:
-        "harness odeen summary --rules {input} --bins {params.bins}"
+        "harness odeen summary --rules {input.rules} --bins {params.bins}"
         " --metrics {output.metrics} --plot {output.plot} --figure {output.figure} --log {log}"
 
 
 # ----------------------------------------------------------------------------- CRN (3.4-3.5)
-ODEEN_REGIMES = smk.odeen_regimes(config)
+
+
+# Every <rules>x<structures> training regime of Table 3.2, largest first.
+ODEEN_REGIMES = [
+    f"{n}x{m}"
+    for n in sorted(config["odeen"]["train_rules"], reverse=True)
+    for m in sorted(config["odeen"]["train_structures"], reverse=True)
+]
+if config["odeen"]["main_regime"] not in ODEEN_REGIMES:
+    raise HarnessError(
+        f"config: odeen.main_regime {config['odeen']['main_regime']} is not one of"
+        f" {', '.join(ODEEN_REGIMES)}"
+    )
 ODEEN_MAIN = config["odeen"]["main_regime"]
 ODEEN_DATA = dict(tags=rules.odeen_tags.output[0], rules=rules.odeen_rules.output[0])
 
@@ -94,14 +116,16 @@ wildcard_constraints:
 rule odeen_split:
     input:
         **ODEEN_DATA,
+        code=CODE("odeen", "split"),
     output:
-        "data/odeen/split.json",
+        DP("odeen/split.json"),
     log:
         LOGS.format("odeen/split"),
     benchmark:
         BENCHMARKS.format("odeen/split")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_split"),
     params:
@@ -120,14 +144,16 @@ rule odeen_games:
     input:
         **ODEEN_DATA,
         split=rules.odeen_split.output[0],
+        code=CODE("odeen", "games"),
     output:
-        "data/odeen/games_{which}.npz",
+        DP("odeen/games_{which}.npz"),
     log:
         LOGS.format("odeen/games_{which}"),
     benchmark:
         BENCHMARKS.format("odeen/games_{which}")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_games"),
     params:
@@ -145,14 +171,16 @@ rule odeen_train_data:
     input:
         **ODEEN_DATA,
         split=rules.odeen_split.output[0],
+        code=CODE("odeen", "train-data"),
     output:
-        "data/odeen/train_{n}x{m}.npz",
+        DP("odeen/train_{n}x{m}.npz"),
     log:
         LOGS.format("odeen/train_data_{n}x{m}"),
     benchmark:
         BENCHMARKS.format("odeen/train_data_{n}x{m}")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_train_data"),
     params:
@@ -165,10 +193,11 @@ rule odeen_train_data:
 
 rule odeen_train_interpreter:
     input:
-        data="data/odeen/train_{n}x{m}.npz",
-        valid="data/odeen/games_valid.npz",
+        data=DP("odeen/train_{n}x{m}.npz"),
+        valid=DP("odeen/games_valid.npz"),
+        code=CODE("odeen", "train"),
     output:
-        model="models/odeen/interpreter_{n}x{m}.pt",
+        model=MP("odeen/interpreter_{n}x{m}.pt"),
         plot=RP("odeen/train/interpreter_{n}x{m}.csv"),
         metrics=RP("odeen/train/interpreter_{n}x{m}.json"),
     log:
@@ -183,20 +212,23 @@ rule odeen_train_interpreter:
     params:
         kind="interpreter",
         hparams=cfg("odeen.interpreter"),
+        table_size=cfg("odeen.table_size"),
         seed=cfg("seed"),
         device=cfg("device"),
+        checkpoint=CP("odeen/interpreter_{n}x{m}.ckpt"),
         plot_x="step",
         plot_y="valid_accuracy",
     shell:
         "harness odeen train --kind {params.kind} --data {input.data} --valid {input.valid}"
-        " --hparams {params.hparams} --seed {params.seed} --device {params.device}"
-        " --threads {threads} --out {output.model} --checkpoint checkpoints/{output.model}.ckpt"
+        " --hparams {params.hparams} --table-size {params.table_size} --seed {params.seed}"
+        " --device {params.device}"
+        " --threads {threads} --out {output.model} --checkpoint {params.checkpoint}"
         " --history {output.plot} --summary {output.metrics} --log {log}"
 
 
 use rule odeen_train_interpreter as odeen_train_cg with:
     output:
-        model="models/odeen/cg_{n}x{m}.pt",
+        model=MP("odeen/cg_{n}x{m}.pt"),
         plot=RP("odeen/train/cg_{n}x{m}.csv"),
         metrics=RP("odeen/train/cg_{n}x{m}.json"),
     log:
@@ -208,15 +240,17 @@ use rule odeen_train_interpreter as odeen_train_cg with:
     params:
         kind="cg",
         hparams=cfg("odeen.conjecture_generator"),
+        table_size=cfg("odeen.table_size"),
         seed=cfg("seed"),
         device=cfg("device"),
+        checkpoint=CP("odeen/cg_{n}x{m}.ckpt"),
         plot_x="step",
         plot_y="valid_accuracy",
 
 
 use rule odeen_train_interpreter as odeen_train_empiricist with:
     output:
-        model="models/odeen/{emp}_{n}x{m}.pt",
+        model=MP("odeen/{emp}_{n}x{m}.pt"),
         plot=RP("odeen/train/{emp}_{n}x{m}.csv"),
         metrics=RP("odeen/train/{emp}_{n}x{m}.json"),
     log:
@@ -228,8 +262,10 @@ use rule odeen_train_interpreter as odeen_train_empiricist with:
     params:
         kind=lambda wildcards: wildcards.emp,
         hparams=cfg("odeen.empiricist"),
+        table_size=cfg("odeen.table_size"),
         seed=cfg("seed"),
         device=cfg("device"),
+        checkpoint=CP("odeen/{emp}_{n}x{m}.ckpt"),
         plot_x="step",
         plot_y="valid_accuracy",
 
@@ -237,9 +273,10 @@ use rule odeen_train_interpreter as odeen_train_empiricist with:
 rule odeen_evaluate_crn:
     input:
         **ODEEN_DATA,
-        games="data/odeen/games_test.npz",
-        interpreter="models/odeen/interpreter_{n}x{m}.pt",
-        cg="models/odeen/cg_{n}x{m}.pt",
+        games=DP("odeen/games_test.npz"),
+        interpreter=MP("odeen/interpreter_{n}x{m}.pt"),
+        cg=MP("odeen/cg_{n}x{m}.pt"),
+        code=CODE("odeen", "evaluate"),
     output:
         metrics=RP("odeen/eval/crn_{n}x{m}.json"),
         games=RP("odeen/eval/crn_{n}x{m}_games.csv"),
@@ -266,8 +303,9 @@ rule odeen_evaluate_crn:
 rule odeen_evaluate_empiricist:
     input:
         **ODEEN_DATA,
-        games="data/odeen/games_test.npz",
-        model="models/odeen/{emp}_{n}x{m}.pt",
+        games=DP("odeen/games_test.npz"),
+        model=MP("odeen/{emp}_{n}x{m}.pt"),
+        code=CODE("odeen", "evaluate"),
     output:
         metrics=RP("odeen/eval/{emp}_{n}x{m}.json"),
         games=RP("odeen/eval/{emp}_{n}x{m}_games.csv"),
@@ -296,6 +334,7 @@ rule odeen_report:
         main=RP(f"odeen/eval/crn_{ODEEN_MAIN}.json"),
         emp_c=RP(f"odeen/eval/emp_c_{ODEEN_MAIN}.json"),
         emp_r=RP(f"odeen/eval/emp_r_{ODEEN_MAIN}.json"),
+        code=CODE("odeen", "report"),
     output:
         table_3_1=RP("odeen/table_3_1.csv"),
         table_3_2=RP("odeen/table_3_2.csv"),
@@ -317,6 +356,7 @@ rule odeen_report:
         BENCHMARKS.format("odeen/report")
     conda:
         "../../envs/odeen.yaml"
+    threads: 1
     resources:
         **res("odeen_report"),
     params:

@@ -3,8 +3,15 @@
 from harness.sit.world import SUBTASKS
 
 SIT_SOURCE = config["sit"]["source"]
-SIT_TASKS = expand(f"data/sit/{SIT_SOURCE}/{{subtask}}.json", subtask=SUBTASKS)
-SIT_MODELS = ["solver", "random"] + [m["id"] for m in config["sit"]["models"]]
+SIT_TASKS = expand(DP(f"sit/{SIT_SOURCE}/{{subtask}}.json"), subtask=SUBTASKS)
+SIT_BUILTIN = ["solver", "random"]
+SIT_MODELS = SIT_BUILTIN + sorted(config["sit"]["models"])
+
+
+# A language model's own sit.models entry (none for the solver and random choice).
+sit_model_spec = lambda wildcards: (
+    "''" if wildcards.model in SIT_BUILTIN else wcfg("sit.models.{model}")(wildcards)
+)
 
 
 wildcard_constraints:
@@ -13,14 +20,17 @@ wildcard_constraints:
 
 
 rule sit_generate:
+    input:
+        code=CODE("sit", "generate"),
     output:
-        "data/sit/generated/{subtask}.json",
+        DP("sit/generated/{subtask}.json"),
     log:
         LOGS.format("sit/generate_{subtask}"),
     benchmark:
         BENCHMARKS.format("sit/generate_{subtask}")
     conda:
         "../../envs/sit.yaml"
+    threads: 1
     resources:
         **res("sit_generate"),
     params:
@@ -32,20 +42,23 @@ rule sit_generate:
 
 
 rule sit_fetch:
+    input:
+        code=CODE("sit", "fetch"),
     output:
-        "data/sit/bigbench/{subtask}.json",
+        DP("sit/bigbench/{subtask}.json"),
     log:
         LOGS.format("sit/fetch_{subtask}"),
     benchmark:
         BENCHMARKS.format("sit/fetch_{subtask}")
     conda:
         "../../envs/sit.yaml"
+    threads: 1
     resources:
         **res("sit_fetch"),
     params:
         url=cfg("sit.bigbench.url"),
         revision=cfg("sit.bigbench.revision"),
-        sha256=lambda wildcards: config["sit"]["bigbench"]["sha256"][wildcards.subtask],
+        sha256=wcfg("sit.bigbench.sha256.{subtask}"),
     shell:
         "harness sit fetch --subtask {wildcards.subtask} --url '{params.url}'"
         " --revision {params.revision} --sha256 '{params.sha256}' --out {output} --log {log}"
@@ -53,7 +66,8 @@ rule sit_fetch:
 
 rule sit_evaluate:
     input:
-        SIT_TASKS,
+        tasks=SIT_TASKS,
+        code=CODE("sit", "evaluate"),
     output:
         scores=RP("sit/scores/{model}.csv"),
         meta=RP("sit/scores/{model}.json"),
@@ -67,13 +81,13 @@ rule sit_evaluate:
     resources:
         **res("sit_evaluate"),
     params:
-        models=cfg("sit.models"),
+        spec=sit_model_spec,
         per_group=cfg("sit.lm_per_group"),
         seed=cfg("seed"),
         device=cfg("device"),
     shell:
-        "harness sit evaluate --model {wildcards.model} --models {params.models}"
-        " --tasks {input} --per-group {params.per_group} --seed {params.seed}"
+        "harness sit evaluate --model {wildcards.model} --spec {params.spec}"
+        " --tasks {input.tasks} --per-group {params.per_group} --seed {params.seed}"
         " --device {params.device} --threads {threads}"
         " --out {output.scores} --meta {output.meta} --log {log}"
 
@@ -82,6 +96,7 @@ rule sit_report:
     input:
         scores=expand(RP("sit/scores/{model}.csv"), model=SIT_MODELS),
         meta=expand(RP("sit/scores/{model}.json"), model=SIT_MODELS),
+        code=CODE("sit", "report"),
     output:
         table=RP("sit/table_4_3.csv"),
         plot=RP("sit/accuracy.csv"),
@@ -96,6 +111,7 @@ rule sit_report:
         BENCHMARKS.format("sit/report")
     conda:
         "../../envs/sit.yaml"
+    threads: 1
     resources:
         **res("sit_report"),
     params:

@@ -25,6 +25,7 @@ wildcard_constraints:
 rule table:
     input:
         ours=smk.results_input(TABLE_SOURCES),
+        code=CODE("tables", "build"),
     output:
         md=RP("tables/{table}.md"),
         tex=RP("tables/{table}.tex"),
@@ -40,6 +41,7 @@ rule table:
         BENCHMARKS.format("tables/{table}")
     conda:
         "../../envs/tables.yaml"
+    threads: 1
     resources:
         **res("table"),
     params:
@@ -60,6 +62,7 @@ rule results_index:
         rules.odeen_report.output.figure_exactly_two,
         rules.sit_report.output.figure,
         rules.lass_report.output.figure,
+        code=CODE("tables", "index"),
     output:
         RP("README.md"),
     log:
@@ -68,6 +71,7 @@ rule results_index:
         BENCHMARKS.format("tables/index")
     conda:
         "../../envs/tables.yaml"
+    threads: 1
     resources:
         **res("results_index"),
     params:

@@ -3,6 +3,8 @@ the data layer's report."""
 
 from __future__ import annotations
 
+import json
+
 from harness.core.config import json_arg
 from harness.core.seeds import derive_seed
 
@@ -28,36 +30,60 @@ def _download(args):
 
 
 def _fad_encoder(args):
-    import torch
-
     from harness.audio.dataset import StemDataset
-    from harness.audio.encoder import train_encoder
+    from harness.audio.encoder import EncoderSettings, train_encoder
+    from harness.core.config import settings as config_settings
+    from harness.core.runtime import deterministic_torch
+    from harness.train.loop import RunFiles
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    settings = json_arg(args.settings, "--settings")
+    deterministic_torch(args.threads)
+    settings = config_settings(EncoderSettings, json_arg(args.settings, "--settings"), "--settings")
     seed = derive_seed(args.seed, "audio", "fad_encoder")
-    train_encoder(
-        StemDataset(args.dataset), args.out, args.history, args.meta, args.checkpoint, settings, seed
-    )
+    files = RunFiles(args.out, args.history, args.meta, args.checkpoint)
+    train_encoder(StemDataset(args.dataset), files, settings, seed)
 
 
 def _report(args):
     from harness.audio import report
     from harness.audio.dataset import StemDataset
-    from harness.metrics.fad import load_encoder
-    from harness.tables.ours import write_rows_csv
+    from harness.audio.encoder import fad_encoder
+    from harness.core.rows import write_rows_csv
+    from harness.core.runtime import deterministic_torch
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    deterministic_torch(args.threads)
     datasets = [StemDataset(d) for d in args.datasets]
     write_rows_csv(args.datasets_csv, [r for ds in datasets for r in report.dataset_rows(ds)])
     write_rows_csv(args.baselines, [r for ds in datasets for r in report.average_baseline(ds)])
-    encoder = load_encoder(args.encoder, args.backbone, args.ckpt_dir)
+    encoder = fad_encoder(args.encoder, args.backbone, args.ckpt_dir)
     write_rows_csv(args.fad, [r for ds in datasets for r in report.fad_rows(ds, encoder)])
     report.plot_stems(datasets, args.figure)
+
+
+def _clips(directory, sample_rate):
+    from pathlib import Path
+
+    from harness.core.errors import HarnessError
+    from harness.io.wav import read_wav, resample, to_mono
+
+    files = sorted(Path(directory).glob("*.wav"))
+    if not files:
+        raise HarnessError(f"{directory}: no .wav files")
+    out = []
+    for f in files:
+        audio, sr = read_wav(f)
+        out.append(resample(to_mono(audio), sr, sample_rate))
+    return out
+
+
+def _fad(args):
+    from harness.audio.encoder import fad_encoder
+    from harness.metrics.fad import fad_of_clips
+
+    encoder = fad_encoder(args.encoder, args.backbone, args.ckpt_dir)
+    value = fad_of_clips(
+        encoder, _clips(args.background, encoder.sample_rate), _clips(args.eval, encoder.sample_rate)
+    )
+    print(json.dumps({"fad": round(value, 6), "encoder": encoder.name}))
 
 
 def register(sub, step) -> None:
@@ -66,24 +92,24 @@ def register(sub, step) -> None:
     )
     p.add_argument("--dataset", required=True, choices=["synthpop", "chorales"])
     p.add_argument("--settings", required=True, metavar="JSON", help="the config's audio.<dataset> entry")
-    p.add_argument("--sample-rate", type=int, default=22050)
+    p.add_argument("--sample-rate", type=int, required=True)
     p.add_argument("--soundfont", default="", help="General MIDI .sf2 (default: Debian's FluidR3_GM)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True, metavar="DIR")
     p = step(sub, "download", _download, "download, verify, extract and index a thesis-scale dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument(
         "--spec", required=True, metavar="JSON", help="the config's audio.datasets.<dataset> entry"
     )
-    p.add_argument("--downloads", default="data/downloads", metavar="DIR", help="where archives are kept")
+    p.add_argument("--downloads", required=True, metavar="DIR", help="where archives are kept")
     p.add_argument("--out", required=True, metavar="DIR")
     p = step(
         sub, "fad-encoder", _fad_encoder, "train the embedded scale's FAD encoder (a stem-classifier CNN)"
     )
     p.add_argument("--dataset", required=True, metavar="DIR")
     p.add_argument("--settings", required=True, metavar="JSON")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--threads", type=int, required=True)
     p.add_argument("--checkpoint", required=True, metavar="CKPT")
     p.add_argument("--out", required=True, metavar="PT")
     p.add_argument("--history", required=True, metavar="CSV")
@@ -91,10 +117,18 @@ def register(sub, step) -> None:
     p = step(sub, "report", _report, "dataset statistics, the Average baseline, FAD of real data, a figure")
     p.add_argument("--datasets", nargs="+", required=True, metavar="DIR")
     p.add_argument("--encoder", default="", metavar="PT", help="FAD encoder file (empty: --backbone)")
-    p.add_argument("--backbone", default="vggish")
-    p.add_argument("--ckpt-dir", default="models/pretrained/fad")
+    p.add_argument("--backbone", required=True, choices=["vggish", "pann", "clap", "encodec"])
+    p.add_argument("--ckpt-dir", required=True)
     p.add_argument("--datasets-csv", required=True, metavar="CSV")
     p.add_argument("--baselines", required=True, metavar="CSV")
     p.add_argument("--fad", required=True, metavar="CSV")
     p.add_argument("--figure", required=True, metavar="PNG")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=int, required=True, help="torch threads (0: torch's default)")
+    p = step(sub, "fad", _fad, "Frechet Audio Distance between two directories of .wav clips")
+    p.add_argument("background", metavar="BACKGROUND_DIR")
+    p.add_argument("eval", metavar="EVAL_DIR")
+    p.add_argument("--encoder", metavar="PT", help="a FAD encoder trained by the DAG (audio_fad_encoder)")
+    p.add_argument("--backbone", choices=["vggish", "pann", "clap", "encodec"], default="vggish")
+    p.add_argument(
+        "--ckpt-dir", default="models/pretrained/fad", help="where the backbone's checkpoint files are"
+    )

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.audio.io import read_wav, resample, to_mono
 from harness.core.atomic import write_text
 from harness.core.errors import HarnessError
+from harness.io.wav import read_wav, resample, to_mono
 
 SPLITS = ("train", "valid", "test")
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.audio.dataset import SPLITS, write_manifest
-from harness.audio.io import write_wav
 from harness.audio.render import Part, find_soundfont, render_tracks
 from harness.core.atomic import atomic_dir
 from harness.core.logs import LOG, progress
+from harness.io.wav import write_wav
 
 
 @dataclass

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from harness.core.atomic import atomic_path, write_text
+from harness.core.atomic import atomic_path
 from harness.core.errors import HarnessError
 from harness.core.logs import progress
-from harness.tables.ours import write_rows_csv
 from harness.train.checkpoint import seed_everything
-from harness.train.loop import train_steps
+from harness.train.loop import RunFiles, finish_run, train_steps
 
 
 class StemCNN(nn.Module):
-    def __init__(
-        self, sample_rate: int, n_classes: int, embed_dim: int = 128, n_mels: int = 64, width: int = 32
-    ):
+    def __init__(self, sample_rate: int, n_classes: int, embed_dim: int, n_mels: int = 64, width: int = 32):
         super().__init__()
         import torchaudio
 
@@ -81,28 +78,30 @@ def stem_clips(dataset, split: str, seconds: float = 1.0) -> tuple[np.ndarray, n
     return np.stack(clips), np.asarray(labels)
 
 
+@dataclass(frozen=True)
+class EncoderSettings:
+    """``audio.fad.training``: the stem classifier's training and embedding size."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    checkpoint_every: int
+    embed_dim: int
+
+
 def train_encoder(
-    dataset,
-    out: str,
-    history_csv: str,
-    meta_json: str,
-    checkpoint: str,
-    settings: dict,
-    seed: int,
-    stop_after: int | None = None,
-):
+    dataset, files: RunFiles, settings: EncoderSettings, seed: int, stop_after: int | None = None
+) -> None:
     """Train the stem classifier on the train split; checkpoints every ``checkpoint_every`` steps
     and resumes after a kill; writes the model, its loss / validation-accuracy history and meta,
     then removes the checkpoint. ``stop_after`` stops there as a preemption would (tests)."""
-    steps, batch, lr = int(settings["steps"]), int(settings["batch_size"]), float(settings["lr"])
-    every = int(settings.get("checkpoint_every", 100))
+    batch = settings.batch_size
     x_train, y_train = stem_clips(dataset, "train")
     x_valid, y_valid = stem_clips(dataset, "valid")
     rng = seed_everything(seed)
-    model = StemCNN(dataset.sample_rate, len(dataset.stems), int(settings.get("embed_dim", 128)))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    tag = json.dumps({"settings": settings, "seed": seed, "n": len(x_train)}, sort_keys=True)
-    start = time.perf_counter()
+    model = StemCNN(dataset.sample_rate, len(dataset.stems), settings.embed_dim)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    tag = json.dumps({"settings": asdict(settings), "seed": seed, "n": len(x_train)}, sort_keys=True)
 
     def step_fn(rng):
         idx = rng.integers(len(x_train), size=batch)
@@ -114,22 +113,19 @@ def train_encoder(
     def evaluate():
         return {"valid_accuracy": round(accuracy(model, x_valid, y_valid), 5)}
 
-    history, done = train_steps(model, opt, step_fn, steps, rng, checkpoint, tag, every, evaluate, stop_after,
-                                desc="fad encoder", loss_digits=5)  # fmt: skip
+    history, done = train_steps(model, opt, step_fn, settings.steps, rng, files.checkpoint, tag,
+                                settings.checkpoint_every, evaluate, stop_after, desc="fad encoder", loss_digits=5)  # fmt: skip
     if not done:
         return
     state = {"state_dict": model.state_dict(), "sample_rate": dataset.sample_rate, "stems": dataset.stems,
              "embed_dim": model.embed_dim, "name": f"{dataset.name} stem-classifier CNN (trained in the DAG)"}  # fmt: skip
-    with atomic_path(out) as tmp:
+    with atomic_path(files.model) as tmp:
         torch.save(state, tmp)
-    write_rows_csv(history_csv, history, ["step", "train_loss", "valid_accuracy"])
     meta = {"name": state["name"], "stems": dataset.stems, "train_clips": len(x_train), "valid_clips": len(x_valid),
             "valid_accuracy": history[-1]["valid_accuracy"] if history else None,
-            "parameters": sum(p.numel() for p in model.parameters()), "settings": settings,
-            "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
-    write_text(meta_json, json.dumps(meta, indent=1) + "\n")
-    if os.path.exists(checkpoint):
-        os.unlink(checkpoint)
+            "parameters": sum(p.numel() for p in model.parameters()), "settings": dict(sorted(asdict(settings).items()))}  # fmt: skip
+    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint,
+               ["step", "train_loss", "valid_accuracy"])  # fmt: skip
 
 
 @torch.no_grad()
@@ -148,7 +144,7 @@ class TrainedEncoder:
         if not os.path.isfile(path):
             raise HarnessError(f"FAD encoder {path} not found (run the audio_fad_encoder rule)")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
+            state = torch.load(path, map_location="cpu", weights_only=True)
             self.model = StemCNN(state["sample_rate"], len(state["stems"]), state["embed_dim"])
             self.model.load_state_dict(state["state_dict"])
         except Exception as err:
@@ -162,3 +158,13 @@ class TrainedEncoder:
         return np.concatenate(
             [self.model.embed(torch.from_numpy(x[i : i + 256])).numpy() for i in range(0, len(x), 256)]
         )
+
+
+def fad_encoder(trained: str | os.PathLike | None, backbone: str, ckpt_dir: str | os.PathLike):
+    """The FAD encoder of a step: a ``StemCNN`` file the DAG trained (``trained``), else a
+    frechet-audio-distance backbone from ``ckpt_dir`` (``harness.metrics.fad.PackageEncoder``)."""
+    if trained:
+        return TrainedEncoder(trained)
+    from harness.metrics.fad import PackageEncoder
+
+    return PackageEncoder(backbone, ckpt_dir)

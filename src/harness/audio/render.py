@@ -104,7 +104,7 @@ def render_tracks(
 
 def _run_fluidsynth(midi, sample_rate: int, soundfont: str, gain: float) -> np.ndarray:
     """Render a PrettyMIDI object to a mono float32 array."""
-    from harness.audio.io import read_wav
+    from harness.io.wav import read_wav
 
     with tempfile.TemporaryDirectory(prefix="harness-render-") as tmp:
         mid, wav = os.path.join(tmp, "stem.mid"), os.path.join(tmp, "stem.wav")

@@ -52,7 +52,7 @@ def average_baseline(ds: StemDataset, split: str = "test") -> list[dict]:
 
 
 def fad_rows(ds: StemDataset, encoder, clip_seconds: float = 4.0) -> list[dict]:
-    from harness.audio.io import resample
+    from harness.io.wav import resample
     from harness.metrics.fad import fad_of_clips
 
     def clips(split) -> dict[str, list]:

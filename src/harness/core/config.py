@@ -77,3 +77,33 @@ def json_arg(text: str, what: str):
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise HarnessError(f"{what} is not JSON: {err}") from None
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def settings(cls, mapping, what: str):
+    """A settings dataclass filled from a config mapping (a rule passes the config's entry as
+    JSON): every field must be there and no other key, numbers of the field's type. The
+    dataclasses hold no defaults, so the config is the one home of every setting."""
+    import dataclasses
+
+    if not isinstance(mapping, dict):
+        raise HarnessError(f"{what} must be a JSON mapping, got {type(mapping).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise HarnessError(f"{what}: unknown key {unknown[0]!r} (expected {', '.join(fields)})")
+    missing = [name for name in fields if name not in mapping]
+    if missing:
+        raise HarnessError(f"{what}: missing key {missing[0]!r}")
+    values = {}
+    for name, field in fields.items():
+        annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+        value, kind = mapping[name], _TYPES.get(annotation)
+        if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise HarnessError(f"{what}: {name} must be a number, got {value!r}")
+        if kind is int and float(value) != int(value):
+            raise HarnessError(f"{what}: {name} must be a whole number, got {value!r}")
+        values[name] = kind(value) if kind in (int, float) else value
+    return cls(**values)

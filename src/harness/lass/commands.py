@@ -4,21 +4,24 @@ separation with each sampler, baselines, timing and the chapter's tables and fig
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import torch
 
 from harness.core.atomic import atomic_path, write_text
 from harness.core.config import json_arg
+from harness.core.config import settings as config_settings
 from harness.core.errors import HarnessError
-from harness.core.logs import LOG, progress
+from harness.core.logs import LOG
+from harness.core.rows import write_rows_csv
 from harness.core.seeds import derive_seed
+from harness.train.loop import RunFiles
 
 
 def _threads(args) -> None:
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    from harness.core.runtime import deterministic_torch
+
+    deterministic_torch(getattr(args, "threads", None))
 
 
 def _device(args) -> str:
@@ -48,69 +51,51 @@ def _data(args):
         prepare_celeba(spec, args.out, args.downloads)
 
 
+def _files(args) -> RunFiles:
+    return RunFiles(args.out, args.history, args.meta, args.checkpoint)
+
+
 def _train_vqvae(args):
+    from harness.lass.config import VQVAESettings
     from harness.lass.train import train_vqvae
 
     _threads(args)
     train, valid = _train_split(args)
+    settings = config_settings(VQVAESettings, json_arg(args.settings, "--settings"), "--settings")
     seed = derive_seed(args.seed, "lass", "vqvae")
-    train_vqvae(train, valid, json_arg(args.settings, "--settings"), seed, args.out, args.history, args.meta,
-                args.checkpoint, args.stop_after, _device(args))  # fmt: skip
+    train_vqvae(train, valid, settings, seed, _files(args), _device(args), args.stop_after)
 
 
 def _train_prior(args):
+    from harness.lass.config import PriorSettings
     from harness.lass.models import load_vqvae
     from harness.lass.train import encode_all, train_prior
 
     _threads(args)
     train, valid = _train_split(args)
+    settings = config_settings(PriorSettings, json_arg(args.settings, "--settings"), "--settings")
     vqvae = load_vqvae(args.vqvae, _device(args))
     train_codes = encode_all(vqvae, train).flatten(1)
     valid_codes = encode_all(vqvae, valid).flatten(1)
     seed = derive_seed(args.seed, "lass", "prior")
-    train_prior(train_codes, valid_codes, json_arg(args.settings, "--settings"), vqvae.config.codes, seed,
-                args.out, args.history, args.meta, args.checkpoint, args.stop_after, _device(args))  # fmt: skip
-
-
-def count_likelihood(vqvae, images: np.ndarray, epochs: int, batch: int, seed: int):
-    """F over ``epochs`` passes of random pairs of ``images`` (each pass pairs every digit once)."""
-    from harness.lass.likelihood import SparseCounts
-    from harness.lass.train import encode_all
-
-    codes = encode_all(vqvae, images)
-    device = next(vqvae.parameters()).device
-    counts = SparseCounts.empty(vqvae.config.codes)
-    rng = np.random.default_rng(seed)
-    half = len(images) // 2
-    for epoch in range(epochs):
-        order = rng.permutation(len(images))
-        first, second = order[:half], order[half : 2 * half]
-        for i in progress(range(0, half, batch), desc=f"counting, pass {epoch + 1}/{epochs}"):
-            a, b = first[i : i + batch], second[i : i + batch]
-            mixture = torch.from_numpy((images[a] + images[b]) / 2).to(device)
-            counts.add(codes[a], codes[b], vqvae.encode(mixture))
-    return counts, epochs * half
+    train_prior(train_codes, valid_codes, settings, vqvae.config.codes, seed, _files(args), _device(args),
+                args.stop_after)  # fmt: skip
 
 
 def _likelihood(args):
+    from harness.lass.config import LikelihoodSettings
     from harness.lass.data import load_split
+    from harness.lass.likelihood import count_likelihood, likelihood_stats
     from harness.lass.models import load_vqvae
 
     _threads(args)
     images = load_split(args.data, "train")
-    settings = json_arg(args.settings, "--settings")
+    settings = config_settings(LikelihoodSettings, json_arg(args.settings, "--settings"), "--settings")
     vqvae = load_vqvae(args.vqvae, _device(args))
-    t0 = time.perf_counter()
     counts, mixtures = count_likelihood(
-        vqvae,
-        images,
-        int(settings["epochs"]),
-        int(settings["batch"]),
-        derive_seed(args.seed, "lass", "likelihood"),
+        vqvae, images, settings.epochs, settings.batch, derive_seed(args.seed, "lass", "likelihood")
     )
-    meta = {"dataset": args.dataset, "codes": counts.codes, "nonzeros": counts.nnz, "density_percent": 100 * counts.density,
-            "mixtures_counted": mixtures, "count_seconds": round(time.perf_counter() - t0, 2),
-            "sparse_bytes": counts.nnz * 16, "dense_bytes": counts.codes**3 * 8}  # fmt: skip
+    meta = likelihood_stats(counts, args.dataset, mixtures)
     counts.save(args.out, meta)
     write_text(args.meta, json.dumps(meta, indent=1) + "\n")
     LOG.info("likelihood: %d non-zeros, density %.3f%%", counts.nnz, meta["density_percent"])
@@ -129,12 +114,11 @@ def _load_lass(args):
     return vqvae, prior, likelihood
 
 
-def _mixture_sources(args, n: int):
+def _mixture_sources(args, n: int, device: str):
     from harness.lass.data import load_split, mixture_pairs
 
     images = load_split(args.data, args.split)
     pairs = mixture_pairs(len(images), n, derive_seed(args.seed, "lass", "mixtures", args.mixture_set))
-    device = _device(args)
     return (
         torch.from_numpy(images[pairs[:, 0]]).to(device),
         torch.from_numpy(images[pairs[:, 1]]).to(device),
@@ -146,34 +130,37 @@ def _sampler(text: str):
     from harness.lass.separate import Sampler
 
     spec = json_arg(text, "--sampler")
+    if not isinstance(spec, dict):
+        raise HarnessError("--sampler must be a JSON mapping")
     try:
         return Sampler(**spec)
     except TypeError as err:
         raise HarnessError(f"--sampler: {err}") from None
 
 
+def _refine(text: str):
+    from harness.lass.config import RefineSettings
+
+    return config_settings(RefineSettings, json_arg(text, "--refine"), "--refine")
+
+
 def _separate(args):
-    from harness.lass.evaluate import separate_mixtures
-    from harness.tables.ours import write_rows_csv
+    from harness.lass.evaluate import fid_summary, separate_mixtures
 
     _threads(args)
     vqvae, prior, likelihood = _load_lass(args)
-    x1, x2, pairs = _mixture_sources(args, args.mixtures)
-    sampler = _sampler(args.sampler)
+    x1, x2, pairs = _mixture_sources(args, args.mixtures, _device(args))
+    sampler, refine = _sampler(args.sampler), _refine(args.refine)
     seed = derive_seed(args.seed, "lass", "separate", args.mixture_set, args.sampler)
-    e1, e2, rows = separate_mixtures(
-        vqvae, prior, likelihood, x1, x2, sampler, json_arg(args.refine, "--refine"), seed
-    )
+    e1, e2, rows = separate_mixtures(vqvae, prior, likelihood, x1, x2, sampler, refine, seed)
     for row, (a, b) in zip(rows, pairs):
         row.update(source_1=int(a), source_2=int(b))
-    write_rows_csv(
-        args.csv, rows, ["mixture", "source_1", "source_2", "psnr", "psnr_unrefined", "sampling_seconds"]
-    )
+    write_rows_csv(args.csv, rows, ["mixture", "source_1", "source_2", "psnr", "psnr_unrefined"])
     if args.summary:
         summary = {"mixtures": len(rows), "sampler": json.loads(args.sampler), "split": args.split,
                    "mean_psnr": float(np.mean([r["psnr"] for r in rows]))}  # fmt: skip
         if args.inception_weights:
-            summary.update(_fid_summary(args.inception_weights, x1, x2, e1, e2))
+            summary.update(fid_summary(args.inception_weights, x1, x2, e1, e2))
         write_text(args.summary, json.dumps(summary, indent=1) + "\n")
     if args.estimates:
         with atomic_path(args.estimates) as tmp, open(tmp, "wb") as fh:
@@ -181,77 +168,29 @@ def _separate(args):
                                 source_1=x1.cpu().numpy(), source_2=x2.cpu().numpy(), pairs=pairs)  # fmt: skip
 
 
-def _fid_summary(weights: str, x1, x2, e1, e2) -> dict:
-    """FID (Inception-v3 from a local weights file) of the separations and of the Average
-    baseline (both estimates = the mixture) against the ground-truth sources."""
-    from harness.metrics.image import fid, fid_metric
-
-    metric = fid_metric(inception_weights=weights).to(x1.device)  # Inception on the GPU when there is one
-    real = torch.cat([x1, x2])
-    mixtures = (x1 + x2) / 2
-    return {"fid": fid(real, torch.cat([e1, e2]), metric),
-            "average_fid": fid(real, torch.cat([mixtures, mixtures]), metric)}  # fmt: skip
-
-
 def _baselines(args):
-    from threadpoolctl import threadpool_limits
-
+    from harness.lass.config import NMFSettings
     from harness.lass.data import load_split
-    from harness.lass.evaluate import average_baseline, nmf_baseline, nmf_dictionary
-    from harness.tables.ours import write_rows_csv
+    from harness.lass.evaluate import baseline_rows
 
     _threads(args)
-    x1, x2, pairs = _mixture_sources(args, args.mixtures)
-    settings = json_arg(args.nmf, "--nmf")
+    x1, x2, pairs = _mixture_sources(args, args.mixtures, "cpu")
+    settings = config_settings(NMFSettings, json_arg(args.nmf, "--nmf"), "--nmf")
     train = load_split(args.data, "train")
-    seed = derive_seed(args.seed, "lass", "nmf")
-    pick = np.random.default_rng(seed).choice(len(train), int(settings["train_images"]), replace=False)
-    # scikit-learn's BLAS and OpenMP threads too: with several, a busy machine changes the NMF's last bits
-    with threadpool_limits(limits=args.threads or None):
-        dictionary = nmf_dictionary(
-            train[np.sort(pick)], int(settings["components"]), seed, int(settings["max_iter"])
-        )
-        _, _, nmf = nmf_baseline(x1, x2, dictionary, seed)
-    average = average_baseline(x1, x2)
-    rows = [{"mixture": i, "source_1": int(a), "source_2": int(b), "average_psnr": round(float(average[i]), 4),
-             "nmf_psnr": round(float(nmf[i]), 4)} for i, (a, b) in enumerate(pairs)]  # fmt: skip
+    rows = baseline_rows(train, x1, x2, pairs, settings, derive_seed(args.seed, "lass", "nmf"), args.threads)
     write_rows_csv(args.csv, rows)
-    LOG.info("baselines: Average %.2f dB, NMF %.2f dB", float(average.mean()), float(nmf.mean()))
 
 
 def _timing(args):
-    from harness.lass.evaluate import separate_one
-    from harness.lass.separate import PriorPair, refine
+    from harness.lass.evaluate import time_separations
 
     _threads(args)
     vqvae, prior, likelihood = _load_lass(args)
-    x1, x2, _ = _mixture_sources(args, args.repeats)
-    sampler, settings = _sampler(args.sampler), json_arg(args.refine, "--refine")
+    x1, x2, _ = _mixture_sources(args, args.repeats, _device(args))
     generator = torch.Generator(device=x1.device).manual_seed(derive_seed(args.seed, "lass", "timing"))
-    priors = PriorPair(prior, prior, likelihood.codes)
-    seconds = []
-    for i in progress(range(args.repeats), desc="timing"):
-        y = (x1[i : i + 1] + x2[i : i + 1]) / 2
-        t0 = time.perf_counter()
-        e1, e2 = separate_one(vqvae, priors, likelihood, y, sampler, generator)
-        refine(
-            vqvae,
-            e1,
-            e2,
-            y,
-            int(settings["steps"]),
-            float(settings["alpha"]),
-            float(settings.get("regularizer", 1e-3)),
-        )
-        if x1.is_cuda:
-            torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - t0)
-    out = {"seconds": [round(s, 4) for s in seconds], "mean_seconds": float(np.mean(seconds)),
-           "std_seconds": float(np.std(seconds, ddof=1)) if len(seconds) > 1 else 0.0,
-           "repeats": args.repeats, "sampler": json.loads(args.sampler), "refine": settings,
-           "device": torch.cuda.get_device_name() if x1.is_cuda else "cpu", "threads": torch.get_num_threads()}  # fmt: skip
+    out = time_separations(vqvae, prior, likelihood, x1, x2, _sampler(args.sampler), json.loads(args.sampler),
+                           _refine(args.refine), generator)  # fmt: skip
     write_text(args.out, json.dumps(out, indent=1) + "\n")
-    LOG.info("one separation: %.2f s ± %.2f s", out["mean_seconds"], out["std_seconds"])
 
 
 def _report(args):
@@ -275,11 +214,12 @@ def register(sub, step) -> None:
     p.add_argument("--downloads", required=True, help="folder for the downloaded files")
     p.add_argument("--out", required=True)
 
-    def common(p, models=False, mixtures=False):
+    def common(p, models=False, mixtures=False, device=True):
         p.add_argument("--data", required=True, help="prepared MNIST npz")
         p.add_argument("--seed", type=int, required=True)
-        p.add_argument("--threads", type=int, default=0)
-        p.add_argument("--device", default="cpu")
+        p.add_argument("--threads", type=int, required=True)
+        if device:  # the baselines run on the CPU (scikit-learn)
+            p.add_argument("--device", choices=["cpu", "cuda"], required=True)
         if models:
             p.add_argument("--vqvae", required=True)
             p.add_argument("--prior", required=True)
@@ -291,7 +231,7 @@ def register(sub, step) -> None:
     def training(p):
         common(p)
         p.add_argument("--settings", required=True, help="JSON hyperparameters")
-        p.add_argument("--valid", type=int, default=2000, help="held-out training digits")
+        p.add_argument("--valid", type=int, required=True, help="held-out training digits")
         for name in ("out", "history", "meta", "checkpoint"):
             p.add_argument(f"--{name}", required=True)
         p.add_argument("--stop-after", type=int, help=argparse_suppress())
@@ -327,7 +267,7 @@ def register(sub, step) -> None:
     p.add_argument("--inception-weights", help="local Inception-v3 weights for FID (nothing is downloaded)")
 
     p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
-    common(p, mixtures=True)
+    common(p, mixtures=True, device=False)
     p.add_argument("--mixtures", type=int, required=True)
     p.add_argument("--nmf", required=True, help="JSON: components, train_images, max_iter")
     p.add_argument("--csv", required=True)

@@ -15,11 +15,13 @@ Baselines computed here:
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from harness.core.logs import LOG, progress
+from harness.lass.config import NMFSettings, RefineSettings
 from harness.lass.likelihood import Likelihood
 from harness.lass.separate import PriorPair, Sampler, refine, sample_codes, select_by_l2
 from harness.metrics.image import psnr_per_image
@@ -50,36 +52,34 @@ def separate_mixtures(
     x1: torch.Tensor,
     x2: torch.Tensor,
     sampler: Sampler,
-    refine_settings: dict,
+    refine_settings: RefineSettings,
     seed: int,
     batch: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
     """LASS on the mixtures (x1 + x2) / 2: estimates ``[n, c, h, w]`` of each source and one
-    row per mixture (PSNR before and after refinement, seconds of sampling + selection)."""
+    row per mixture (PSNR before and after refinement; ``batch`` mixtures are refined at once)."""
     generator = torch.Generator(device=x1.device).manual_seed(seed)
     priors = PriorPair(prior, prior, likelihood.codes)
     mixtures = (x1 + x2) / 2
     out1, out2, rows = [], [], []
     for start in progress(range(0, len(mixtures), batch), desc=f"LASS {sampler.kind}"):
-        e1s, e2s, seconds = [], [], []
+        e1s, e2s = [], []
         for i in range(start, min(start + batch, len(mixtures))):
-            t0 = time.perf_counter()
             e1, e2 = separate_one(vqvae, priors, likelihood, mixtures[i : i + 1], sampler, generator)
-            seconds.append(time.perf_counter() - t0)
             e1s.append(e1)
             e2s.append(e2)
         e1, e2 = torch.cat(e1s), torch.cat(e2s)
         sl = slice(start, start + len(e1))
         with torch.no_grad():
             before = pair_psnr(vqvae.decode_latents(e1), vqvae.decode_latents(e2), x1[sl], x2[sl])
-        r1, r2 = refine(vqvae, e1, e2, mixtures[sl], int(refine_settings["steps"]), float(refine_settings["alpha"]),
-                        float(refine_settings.get("regularizer", 1e-3)))  # fmt: skip
+        r1, r2 = refine(vqvae, e1, e2, mixtures[sl], refine_settings.steps, refine_settings.alpha,
+                        refine_settings.regularizer)  # fmt: skip
         after = pair_psnr(r1, r2, x1[sl], x2[sl])
         out1.append(r1.clamp(0, 1))
         out2.append(r2.clamp(0, 1))
         for j in range(len(e1)):
             rows.append({"mixture": start + j, "psnr": round(float(after[j]), 4),
-                         "psnr_unrefined": round(float(before[j]), 4), "sampling_seconds": round(seconds[j], 4)})  # fmt: skip
+                         "psnr_unrefined": round(float(before[j]), 4)})  # fmt: skip
     LOG.info(
         "LASS %s: mean PSNR %.2f dB over %d mixtures",
         sampler.kind,
@@ -94,7 +94,7 @@ def average_baseline(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
     return pair_psnr(y, y, x1, x2)
 
 
-def nmf_dictionary(train_images: np.ndarray, components: int, seed: int, max_iter: int = 200) -> np.ndarray:
+def nmf_dictionary(train_images: np.ndarray, components: int, seed: int, max_iter: int) -> np.ndarray:
     """Non-negative components ``[r, 784]`` learned on training digits ``[n, 1, 28, 28]``."""
     from sklearn.decomposition import NMF
 
@@ -128,3 +128,59 @@ def nmf_baseline(
     shape = x1.shape
     t1, t2 = torch.from_numpy(e1).float().reshape(shape), torch.from_numpy(e2).float().reshape(shape)
     return t1, t2, pair_psnr(t1, t2, x1, x2)
+
+
+def baseline_rows(
+    train: np.ndarray, x1: torch.Tensor, x2: torch.Tensor, pairs: np.ndarray, settings: NMFSettings, seed: int,
+    threads: int,
+) -> list[dict]:  # fmt: skip
+    """The Average and NMF baselines of the mixtures (x1 + x2) / 2 (CPU tensors): one row per
+    mixture. The NMF dictionary is fitted on ``settings.train_images`` random training images
+    under a limit of ``threads`` BLAS / OpenMP threads (with several, a busy machine changes
+    the NMF's last bits)."""
+    from threadpoolctl import threadpool_limits
+
+    pick = np.random.default_rng(seed).choice(len(train), settings.train_images, replace=False)
+    with threadpool_limits(limits=threads or None):
+        dictionary = nmf_dictionary(train[np.sort(pick)], settings.components, seed, settings.max_iter)
+        _, _, nmf = nmf_baseline(x1, x2, dictionary, seed)
+    average = average_baseline(x1, x2)
+    LOG.info("baselines: Average %.2f dB, NMF %.2f dB", float(average.mean()), float(nmf.mean()))
+    return [{"mixture": i, "source_1": int(a), "source_2": int(b), "average_psnr": round(float(average[i]), 4),
+             "nmf_psnr": round(float(nmf[i]), 4)} for i, (a, b) in enumerate(pairs)]  # fmt: skip
+
+
+def fid_summary(weights: str, x1, x2, e1, e2) -> dict:
+    """FID (Inception-v3 from a local weights file) of the separations and of the Average
+    baseline (both estimates = the mixture) against the ground-truth sources."""
+    from harness.metrics.image import fid, fid_metric
+
+    metric = fid_metric(inception_weights=weights).to(x1.device)  # Inception on the GPU when there is one
+    real = torch.cat([x1, x2])
+    mixtures = (x1 + x2) / 2
+    return {"fid": fid(real, torch.cat([e1, e2]), metric),
+            "average_fid": fid(real, torch.cat([mixtures, mixtures]), metric)}  # fmt: skip
+
+
+def time_separations(
+    vqvae, prior, likelihood: Likelihood, x1: torch.Tensor, x2: torch.Tensor, sampler: Sampler, sampler_spec: dict,
+    refine_settings: RefineSettings, generator: torch.Generator,
+) -> dict:  # fmt: skip
+    """Table 5.4: wall-clock seconds of one whole separation (sampling, L2 selection and
+    refinement) of each mixture (x1[i] + x2[i]) / 2, with the setting they were measured in."""
+    priors = PriorPair(prior, prior, likelihood.codes)
+    seconds = []
+    for i in progress(range(len(x1)), desc="timing"):
+        y = (x1[i : i + 1] + x2[i : i + 1]) / 2
+        t0 = time.perf_counter()
+        e1, e2 = separate_one(vqvae, priors, likelihood, y, sampler, generator)
+        refine(vqvae, e1, e2, y, refine_settings.steps, refine_settings.alpha, refine_settings.regularizer)
+        if x1.is_cuda:
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+    out = {"seconds": [round(s, 4) for s in seconds], "mean_seconds": float(np.mean(seconds)),
+           "std_seconds": float(np.std(seconds, ddof=1)) if len(seconds) > 1 else 0.0,
+           "repeats": len(seconds), "sampler": sampler_spec, "refine": asdict(refine_settings),
+           "device": torch.cuda.get_device_name() if x1.is_cuda else "cpu", "threads": torch.get_num_threads()}  # fmt: skip
+    LOG.info("one separation: %.2f s ± %.2f s", out["mean_seconds"], out["std_seconds"])
+    return out

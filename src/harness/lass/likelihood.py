@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from harness.core.errors import HarnessError
+from harness.core.logs import progress
 from harness.lass.models import load_state, save_state
 
 
@@ -111,6 +113,39 @@ class Likelihood:
             [torch.zeros(1, dtype=torch.int64), torch.cumsum(torch.bincount(mix, minlength=k), 0)]
         )
 
+    @property
+    def device(self) -> torch.device:
+        return self._log_l.device
+
     def slice(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         lo, hi = int(self._offsets[m]), int(self._offsets[m + 1])
         return self._z1[lo:hi], self._z2[lo:hi], self._log_l[lo:hi]
+
+
+def count_likelihood(
+    vqvae, images: np.ndarray, epochs: int, batch: int, seed: int
+) -> tuple[SparseCounts, int]:
+    """F of section 5.3.2 over ``epochs`` passes of random pairs of ``images`` (each pass pairs
+    every image once): the codes of both sources and of their mixture (x1 + x2) / 2 at each
+    latent position are counted. Returns the counts and the number of mixtures counted."""
+    from harness.lass.train import encode_all
+
+    codes = encode_all(vqvae, images)
+    device = next(vqvae.parameters()).device
+    counts = SparseCounts.empty(vqvae.config.codes)
+    rng = np.random.default_rng(seed)
+    half = len(images) // 2
+    for epoch in range(epochs):
+        order = rng.permutation(len(images))
+        first, second = order[:half], order[half : 2 * half]
+        for i in progress(range(0, half, batch), desc=f"counting, pass {epoch + 1}/{epochs}"):
+            a, b = first[i : i + batch], second[i : i + batch]
+            mixture = torch.from_numpy((images[a] + images[b]) / 2).to(device)
+            counts.add(codes[a], codes[b], vqvae.encode(mixture))
+    return counts, epochs * half
+
+
+def likelihood_stats(counts: SparseCounts, dataset: str, mixtures: int) -> dict:
+    """Table 5.1's statistics of the counts: non-zeros, density, memory sparse and dense."""
+    return {"dataset": dataset, "codes": counts.codes, "nonzeros": counts.nnz, "density_percent": 100 * counts.density,
+            "mixtures_counted": mixtures, "sparse_bytes": counts.nnz * 16, "dense_bytes": counts.codes**3 * 8}  # fmt: skip

@@ -27,19 +27,19 @@ from harness.core.errors import HarnessError
 
 @dataclass(frozen=True)
 class VQVAEConfig:
-    codes: int = 256  # K
-    dim: int = 128  # channels of the encoder / decoder and of each code vector
-    beta: float = 0.25  # commitment weight
-    channels: int = 1  # image channels (MNIST 1, CelebA 3)
+    codes: int  # K
+    dim: int  # channels of the encoder / decoder and of each code vector
+    beta: float  # commitment weight
+    channels: int  # image channels (MNIST 1, CelebA 3)
 
 
 @dataclass(frozen=True)
 class PriorConfig:
-    codes: int = 256
-    length: int = 49  # S: codes per image (7 x 7)
-    n_layer: int = 3
-    n_embd: int = 128
-    n_head: int = 2
+    codes: int  # K
+    length: int  # S: codes per image (7 x 7 on MNIST)
+    n_layer: int
+    n_embd: int
+    n_head: int
 
 
 class ResBlock(nn.Module):

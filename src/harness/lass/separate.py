@@ -29,6 +29,7 @@ from harness.core.errors import HarnessError
 from harness.lass.likelihood import Likelihood
 
 SAMPLERS = ("ancestral", "top_k", "greedy", "beam")
+HALVE_EVERY = 100  # the refinement's learning rate halves every 100 steps (original code)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,46 @@ def _posterior(lp1, lp2, z1, z2, log_l, scale):
     return lp1[:, z1] + lp2[:, z2] + scale * log_l  # [n, nnz]
 
 
+# One function per sampler (line 8 of Algorithm 2): from the log-posterior ``post`` [n, nnz] of
+# the n running candidates and their path scores, the pair j each candidate continues with, the
+# candidates kept (None: all, in order) and the new path scores.
+Pick = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+
+
+def pick_ancestral(
+    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
+) -> Pick:
+    """Each candidate draws a pair from its posterior."""
+    return torch.multinomial(torch.softmax(post, -1), 1, generator=generator)[:, 0], None, scores
+
+
+def pick_top_k(
+    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
+) -> Pick:
+    """Each candidate draws a pair from its ``top_k`` most probable pairs."""
+    if sampler.top_k < post.shape[1]:
+        kth = torch.topk(post, sampler.top_k, dim=-1).values[:, -1:]
+        post = post.masked_fill(post < kth, float("-inf"))
+    return pick_ancestral(post, sampler, generator, scores)
+
+
+def pick_greedy(
+    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
+) -> Pick:
+    """The most probable pair."""
+    return post.argmax(-1), None, scores
+
+
+def pick_beam(post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
+    """Beam search: the ``candidates`` best extensions of all beams by summed log-posterior."""
+    total = (scores[:, None] + post).reshape(-1)
+    scores, flat = torch.topk(total, min(sampler.candidates, total.numel()))
+    return flat % post.shape[1], flat // post.shape[1], scores
+
+
+PICK = {"ancestral": pick_ancestral, "top_k": pick_top_k, "greedy": pick_greedy, "beam": pick_beam}
+
+
 @torch.no_grad()
 def sample_codes(
     priors: PriorPair,
@@ -100,7 +141,8 @@ def sample_codes(
     sequences ``[C, S]`` of each source (C = 1 for greedy; beam search returns its B beams,
     best first)."""
     k = likelihood.codes
-    device = likelihood._log_l.device
+    device = likelihood.device
+    pick = PICK[sampler.kind]
     n = 1 if sampler.kind in ("greedy", "beam") else sampler.candidates
     priors.cache = None
     bos = torch.full((n,), priors.bos, dtype=torch.long, device=device)
@@ -115,20 +157,10 @@ def sample_codes(
             grid = torch.arange(k * k, device=device)
             z1, z2, log_l = grid // k, grid % k, torch.zeros(k * k, device=device)
         post = _posterior(lp1, lp2, z1, z2, log_l, sampler.likelihood_scale)
-        if sampler.kind == "beam":
-            total = (scores[:, None] + post).reshape(-1)
-            scores, flat = torch.topk(total, min(sampler.candidates, total.numel()))
-            beam, j = flat // post.shape[1], flat % post.shape[1]
-            priors.reorder(beam, seq1.shape[0])
-            seq1, seq2 = seq1[beam], seq2[beam]
-        else:
-            if sampler.kind == "greedy":
-                j = post.argmax(-1)
-            else:
-                if sampler.kind == "top_k" and sampler.top_k < post.shape[1]:
-                    kth = torch.topk(post, sampler.top_k, dim=-1).values[:, -1:]
-                    post = post.masked_fill(post < kth, float("-inf"))
-                j = torch.multinomial(torch.softmax(post, -1), 1, generator=generator)[:, 0]
+        j, keep, scores = pick(post, sampler, generator, scores)
+        if keep is not None:
+            priors.reorder(keep, seq1.shape[0])
+            seq1, seq2 = seq1[keep], seq2[keep]
         t1, t2 = z1[j], z2[j]
         seq1, seq2 = torch.cat([seq1, t1[:, None]], 1), torch.cat([seq2, t2[:, None]], 1)
     return seq1, seq2
@@ -152,8 +184,8 @@ def refine(
     mixtures: torch.Tensor,
     steps: int,
     alpha: float,
-    regularizer: float = 1e-3,
-    halve_every: int = 100,
+    regularizer: float,
+    halve_every: int = HALVE_EVERY,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Eqs. 5.5-5.6 on a batch: optimise e1, e2 ``[n, dim, h, w]`` so (D(e1) + D(e2)) / 2 fits
     ``mixtures`` ``[n, c, H, W]``; returns the decoded sources. ``steps = 0`` only decodes."""

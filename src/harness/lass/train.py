@@ -8,14 +8,13 @@ digits (computed once, with the trained VQ-VAE, before training starts).
 from __future__ import annotations
 
 import json
-import os
-import time
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
-from harness.core.atomic import write_text
 from harness.core.logs import LOG
+from harness.lass.config import PriorSettings, VQVAESettings
 from harness.lass.models import (
     VQVAE,
     PriorConfig,
@@ -24,9 +23,8 @@ from harness.lass.models import (
     save_model,
     with_bos,
 )
-from harness.tables.ours import write_rows_csv
 from harness.train.checkpoint import seed_everything
-from harness.train.loop import train_steps
+from harness.train.loop import RunFiles, finish_run, train_steps
 
 
 def _train_and_save(
@@ -37,29 +35,24 @@ def _train_and_save(
     optimizer: torch.optim.Optimizer,
     step_fn,
     evaluate,
-    settings: dict,
+    settings: VQVAESettings | PriorSettings,
     rng: np.random.Generator,
     tag: dict,
-    paths: tuple[str, str, str, str],
+    files: RunFiles,
     stop_after: int | None,
 ) -> dict | None:
     """Train (resumable), then write the model, its history CSV and meta JSON and remove the
-    checkpoint; ``paths`` = (model, history CSV, meta JSON, checkpoint). None if stopped early."""
-    out, history_csv, meta_json, checkpoint = paths
-    start = time.perf_counter()
+    checkpoint. None if stopped early."""
     history, done = train_steps(
-        model, optimizer, step_fn, int(settings["steps"]), rng, checkpoint, json.dumps(tag, sort_keys=True),
-        every=int(settings.get("checkpoint_every", 100)), evaluate=evaluate, stop_after=stop_after, desc=kind,
+        model, optimizer, step_fn, settings.steps, rng, files.checkpoint, json.dumps(tag, sort_keys=True),
+        every=settings.checkpoint_every, evaluate=evaluate, stop_after=stop_after, desc=kind,
     )  # fmt: skip
     if not done:
         return None
-    save_model(out, kind, model.cpu(), config)
-    meta = {"model": name, "config": settings, "parameters": sum(p.numel() for p in model.parameters()),
-            **history[-1], "seconds_this_run": round(time.perf_counter() - start, 1)}  # fmt: skip
-    write_rows_csv(history_csv, history, list(dict.fromkeys(k for row in history for k in row)))
-    write_text(meta_json, json.dumps(meta, indent=1) + "\n")
-    if os.path.exists(checkpoint):
-        os.unlink(checkpoint)
+    save_model(files.model, kind, model.cpu(), config)
+    meta = {"model": name, "config": dict(sorted(asdict(settings).items())),
+            "parameters": sum(p.numel() for p in model.parameters()), **history[-1]}  # fmt: skip
+    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint)
     return meta
 
 
@@ -75,21 +68,17 @@ def encode_all(vqvae: VQVAE, images: np.ndarray, batch: int = 500) -> torch.Tens
 def train_vqvae(
     train_images: np.ndarray,
     valid_images: np.ndarray,
-    settings: dict,
+    settings: VQVAESettings,
     seed: int,
-    out: str,
-    history_csv: str,
-    meta_json: str,
-    checkpoint: str,
+    files: RunFiles,
+    device: str,
     stop_after: int | None = None,
-    device: str = "cpu",
 ) -> bool:
-    config = VQVAEConfig(int(settings["codes"]), int(settings["dim"]), float(settings.get("beta", 0.25)),
-                         channels=int(train_images.shape[1]))  # fmt: skip
-    batch = int(settings["batch_size"])
+    config = VQVAEConfig(settings.codes, settings.dim, settings.beta, channels=int(train_images.shape[1]))
+    batch = settings.batch_size
     rng = seed_everything(seed)
     model = VQVAE(config).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     valid = torch.from_numpy(valid_images).to(device)
 
     def step_fn(rng):
@@ -107,8 +96,7 @@ def train_vqvae(
 
     meta = _train_and_save(
         "vqvae", "VQ-VAE (LASS MNIST architecture, trained in the DAG)", model, config, opt, step_fn, evaluate,
-        settings, rng, {"settings": settings, "seed": seed, "n": len(train_images)},
-        (out, history_csv, meta_json, checkpoint), stop_after,
+        settings, rng, {"settings": asdict(settings), "seed": seed, "n": len(train_images)}, files, stop_after,
     )  # fmt: skip
     if meta is None:
         return False
@@ -121,25 +109,20 @@ def train_vqvae(
 def train_prior(
     train_codes: torch.Tensor,
     valid_codes: torch.Tensor,
-    settings: dict,
+    settings: PriorSettings,
     codes: int,
     seed: int,
-    out: str,
-    history_csv: str,
-    meta_json: str,
-    checkpoint: str,
+    files: RunFiles,
+    device: str,
     stop_after: int | None = None,
-    device: str = "cpu",
 ) -> bool:
     """GPT-2 prior on code sequences ``[n, S]`` (S = 49 for MNIST)."""
     length = train_codes.shape[1]
-    config = PriorConfig(
-        codes, length, int(settings["n_layer"]), int(settings["n_embd"]), int(settings["n_head"])
-    )
-    batch = int(settings["batch_size"])
+    config = PriorConfig(codes, length, settings.n_layer, settings.n_embd, settings.n_head)
+    batch = settings.batch_size
     rng = seed_everything(seed)
     model = make_prior(config).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(settings["lr"]), weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
     train_seq, valid_seq = with_bos(train_codes, codes).to(device), with_bos(valid_codes, codes).to(device)
 
     def nll(seq: torch.Tensor) -> torch.Tensor:
@@ -154,8 +137,8 @@ def train_prior(
 
     meta = _train_and_save(
         "prior", "GPT-2 prior over VQ-VAE codes (transformers GPT2LMHeadModel, trained in the DAG)", model, config,
-        opt, step_fn, evaluate, settings, rng, {"settings": settings, "seed": seed, "n": len(train_seq), "codes": codes},
-        (out, history_csv, meta_json, checkpoint), stop_after,
+        opt, step_fn, evaluate, settings, rng,
+        {"settings": asdict(settings), "seed": seed, "n": len(train_seq), "codes": codes}, files, stop_after,
     )  # fmt: skip
     if meta is None:
         return False

@@ -13,42 +13,19 @@ def _separation(args):
 
 def _msdm(args):
     from harness.metrics.separation import msdm_directories
+    from harness.metrics.sisdr import CHUNK_SECONDS, HOP_SECONDS
 
+    chunk = CHUNK_SECONDS if args.chunk is None else args.chunk
+    hop = HOP_SECONDS if args.hop is None else args.hop
     summary, rows = msdm_directories(
-        args.ref_dir, args.est_dir, chunk_seconds=args.chunk, hop_seconds=args.hop,
+        args.ref_dir, args.est_dir, chunk_seconds=chunk, hop_seconds=hop,
         filter_single_source=not args.keep_single_source,
     )  # fmt: skip
     if args.csv:
-        from harness.tables.ours import write_rows_csv
+        from harness.core.rows import write_rows_csv
 
         write_rows_csv(args.csv, rows)
     print(json.dumps(summary))
-
-
-def _clips(directory, sample_rate):
-    from pathlib import Path
-
-    from harness.audio.io import read_wav, resample, to_mono
-    from harness.core.errors import HarnessError
-
-    files = sorted(Path(directory).glob("*.wav"))
-    if not files:
-        raise HarnessError(f"{directory}: no .wav files")
-    out = []
-    for f in files:
-        audio, sr = read_wav(f)
-        out.append(resample(to_mono(audio), sr, sample_rate))
-    return out
-
-
-def _fad(args):
-    from harness.metrics.fad import fad_of_clips, load_encoder
-
-    encoder = load_encoder(args.encoder, args.backbone, args.ckpt_dir)
-    value = fad_of_clips(
-        encoder, _clips(args.background, encoder.sample_rate), _clips(args.eval, encoder.sample_rate)
-    )
-    print(json.dumps({"fad": round(value, 6), "encoder": encoder.name}))
 
 
 def register(sub, step) -> None:
@@ -72,17 +49,9 @@ def register(sub, step) -> None:
         "ref_dir", metavar="REF_DIR", help="a track directory, or a directory of track directories"
     )
     p.add_argument("est_dir", metavar="EST_DIR", help="the same layout for the estimates")
-    p.add_argument("--chunk", type=float, default=4.0, help="chunk seconds")
-    p.add_argument("--hop", type=float, default=2.0, help="hop seconds")
+    p.add_argument("--chunk", type=float, help="chunk seconds (default: the MSDM protocol's 4)")
+    p.add_argument("--hop", type=float, help="hop seconds (default: the MSDM protocol's 2)")
     p.add_argument(
         "--keep-single-source", action="store_true", help="also score chunks with one active source"
     )
     p.add_argument("--csv", metavar="FILE", help="also write every chunk's scores")
-    p = step(sub, "fad", _fad, "Frechet Audio Distance between two directories of .wav clips")
-    p.add_argument("background", metavar="BACKGROUND_DIR")
-    p.add_argument("eval", metavar="EVAL_DIR")
-    p.add_argument("--encoder", metavar="PT", help="a FAD encoder trained by the DAG (audio_fad_encoder)")
-    p.add_argument("--backbone", choices=["vggish", "pann", "clap", "encodec"], default="vggish")
-    p.add_argument(
-        "--ckpt-dir", default="models/pretrained/fad", help="where the backbone's checkpoint files are"
-    )

@@ -80,15 +80,6 @@ class PackageEncoder:
         )
 
 
-def load_encoder(trained: str | os.PathLike | None, backbone: str, ckpt_dir: str | os.PathLike):
-    """The FAD encoder of a step: a file the DAG trained (``trained``), else a package backbone."""
-    if trained:
-        from harness.audio.encoder import TrainedEncoder
-
-        return TrainedEncoder(trained)
-    return PackageEncoder(backbone, ckpt_dir)
-
-
 def fad_of_clips(encoder, background: list[np.ndarray], evaluation: list[np.ndarray]) -> float:
     """FAD between two lists of mono clips (at the encoder's sample rate)."""
     if not background or not evaluation:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.audio.io import read_stems
 from harness.core.errors import HarnessError
+from harness.io.wav import read_stems
 from harness.metrics.sdr import sdr
 from harness.metrics.sisdr import msdm_chunk_scores, si_sdr
 

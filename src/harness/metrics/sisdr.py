@@ -20,6 +20,8 @@ import torch
 
 EPS = 1e-8
 SILENCE_THRESHOLD = 1.5e-5  # MSDM's is_silent: ||x||_2 / n_samples below this
+CHUNK_SECONDS = 4.0  # MSDM protocol: 4 s chunks
+HOP_SECONDS = 2.0  # every 2 s
 
 
 def si_sdr(estimate, reference, eps: float = EPS) -> torch.Tensor:
@@ -54,8 +56,8 @@ def msdm_chunk_scores(
     references: Mapping[str, np.ndarray],
     estimates: Mapping[str, np.ndarray],
     sample_rate: int,
-    chunk_seconds: float = 4.0,
-    hop_seconds: float = 2.0,
+    chunk_seconds: float = CHUNK_SECONDS,
+    hop_seconds: float = HOP_SECONDS,
     filter_single_source: bool = True,
     silence_threshold: float = SILENCE_THRESHOLD,
     eps: float = EPS,

@@ -38,7 +38,9 @@ def _summary(args):
     from harness.odeen import data
 
     table = data.read_rules_tsv(args.rules)
-    metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
+    from harness.odeen.language import UNIVERSE_SIZE
+
+    metrics, hist = data.summarise(table, args.n_structures or UNIVERSE_SIZE, bins=args.bins)
     data.write_summary(metrics, hist, args.metrics, args.plot)
     if args.figure:
         data.plot_positive_rates(hist, args.figure)
@@ -140,10 +142,6 @@ def _hparams(text: str) -> dict:
     return value
 
 
-MODEL_KEYS = ("d_model", "n_heads", "n_layers", "d_ff", "dropout")
-TRAIN_KEYS = ("steps", "batch_size", "lr", "checkpoint_every", "log_every", "rule_loss_weight")
-
-
 def _device(name: str) -> str:
     import torch
 
@@ -159,28 +157,41 @@ def provenance(args) -> dict:
 
 
 def _train(args):
-    import torch
+    import dataclasses
 
+    from harness.core.config import settings as config_settings
     from harness.odeen.games import GAME_KEYS, read_npz
     from harness.odeen.games import TRAIN_KEYS as DATA_KEYS
     from harness.odeen.models import ModelConfig
     from harness.odeen.train import TrainConfig, train
 
     hp = _hparams(args.hparams)
-    unknown = set(hp) - set(MODEL_KEYS) - set(TRAIN_KEYS)
+    # the config's odeen.<model> entry: the model's size and its training (EMP-C / EMP-R entries
+    # add rule_loss_weight); odeen.table_size and the derived seed complete the training settings
+    model_keys = [f.name for f in dataclasses.fields(ModelConfig)]
+    known = model_keys + [
+        f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("table_size", "seed")
+    ]
+    unknown = sorted(set(hp) - set(known))
     if unknown:
-        raise HarnessError(f"--hparams: unknown key {sorted(unknown)[0]!r}")
+        raise HarnessError(f"--hparams: unknown key {unknown[0]!r}")
+    model_cfg = config_settings(ModelConfig, {k: hp[k] for k in model_keys if k in hp}, "--hparams")
+    train_hp = {k: v for k, v in hp.items() if k not in model_keys}
+    if args.kind in ("interpreter", "cg"):  # only the empiricists weigh a rule loss
+        train_hp.setdefault("rule_loss_weight", None)
     device = _device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from harness.core.runtime import deterministic_torch
+
+    deterministic_torch(args.threads)
     data = read_npz(args.data, DATA_KEYS, "training data")
     valid = read_npz(args.valid, GAME_KEYS, "validation games") if args.valid else None
     rules = [str(r) for r in data["rules"]]
     if valid is not None:  # validation games name their own rules
         valid = dict(valid, rule_ids=range(len(valid["rules"])))
     seed = derive_seed(args.seed, "odeen", "train", args.kind, *data["structures"].shape)
-    model_cfg = ModelConfig(**{k: hp[k] for k in MODEL_KEYS if k in hp})
-    train_cfg = TrainConfig(seed=seed, **{k: hp[k] for k in TRAIN_KEYS if k in hp})
+    train_cfg = config_settings(
+        TrainConfig, dict(train_hp, table_size=args.table_size, seed=seed), "--hparams"
+    )
     summary = train(
         args.kind,
         model_cfg,
@@ -203,14 +214,14 @@ def _train(args):
 
 
 def _evaluate(args):
-    import torch
 
     from harness.odeen import evaluate
     from harness.odeen.models import load_model
 
     device = _device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from harness.core.runtime import deterministic_torch
+
+    deterministic_torch(args.threads)
     if args.model == "crn" and not (args.interpreter and args.cg):
         raise HarnessError("--model crn needs --interpreter and --cg")
     if args.model != "crn" and not args.empiricist:
@@ -258,8 +269,8 @@ def register(sub, step) -> None:
     p.add_argument("--out", required=True, metavar="FILE")
     p = step(sub, "summary", _summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)")
     p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-    p.add_argument("--n-structures", type=int, default=117649)
-    p.add_argument("--bins", type=int, default=20)
+    p.add_argument("--n-structures", type=int, help="size of U (default: all 7**6 structures)")
+    p.add_argument("--bins", type=int, required=True)
     p.add_argument("--metrics", required=True, metavar="JSON")
     p.add_argument("--plot", required=True, metavar="CSV")
     p.add_argument("--figure", metavar="PNG", help="also draw the histogram")
@@ -270,22 +281,22 @@ def register(sub, step) -> None:
     def tags_and_rules(p):
         p.add_argument("--tags", required=True, metavar="NPZ", help="from `harness odeen tags`")
         p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-        p.add_argument("--seed", type=int, default=0, help="master seed (config `seed`)")
+        p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
 
     p = step(sub, "split", _split, "training rule sets, validation and test rules (JSON)")
     tags_and_rules(p)
-    p.add_argument("--train-sizes", nargs="+", default=["1438", "500"], help="e.g. 1438 500 or [1438,500]")
-    p.add_argument("--valid", type=int, default=1132)
-    p.add_argument("--test", type=int, default=1132)
-    p.add_argument("--test-exactly-two", type=int, default=72, help="test rules with 'exactly 2'")
+    p.add_argument("--train-sizes", nargs="+", required=True, help="e.g. 1438 500 or [1438,500]")
+    p.add_argument("--valid", type=int, required=True)
+    p.add_argument("--test", type=int, required=True)
+    p.add_argument("--test-exactly-two", type=int, required=True, help="test rules with 'exactly 2'")
     p.add_argument("--out", required=True, metavar="JSON")
     p = step(sub, "games", _games, "unique 32-structure games of the validation or test rules (.npz)")
     tags_and_rules(p)
     p.add_argument("--split", required=True, metavar="JSON")
     p.add_argument("--which", required=True, choices=["valid", "test"])
-    p.add_argument("--table-size", type=int, default=32)
-    p.add_argument("--pairs", type=int, default=5, help="near-identical pairs opening each table")
-    p.add_argument("--eval-structures", type=int, default=1176, help="ell: structures scored per game")
+    p.add_argument("--table-size", type=int, required=True)
+    p.add_argument("--pairs", type=int, required=True, help="near-identical pairs opening each table")
+    p.add_argument("--eval-structures", type=int, required=True, help="ell: structures scored per game")
     p.add_argument("--out", required=True, metavar="NPZ")
     p = step(sub, "train-data", _train_data, "m labelled structures per training rule (.npz)")
     tags_and_rules(p)
@@ -295,15 +306,18 @@ def register(sub, step) -> None:
     p.add_argument("--out", required=True, metavar="NPZ")
 
     def runtime(p):
-        p.add_argument("--seed", type=int, default=0, help="master seed (config `seed`)")
-        p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
+        p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+        p.add_argument("--threads", type=int, required=True, help="torch CPU threads (0: torch's default)")
 
     p = step(sub, "train", _train, "train an Odeen model; resumes from its checkpoint after a kill")
     p.add_argument("--kind", required=True, choices=["interpreter", "cg", "emp_r", "emp_c"])
     p.add_argument("--data", required=True, metavar="NPZ", help="from `harness odeen train-data`")
     p.add_argument("--valid", metavar="NPZ", help="validation games (from `harness odeen games`)")
-    p.add_argument("--hparams", required=True, metavar="JSON", help="model and optimiser settings")
+    p.add_argument("--hparams", required=True, metavar="JSON", help="the config's odeen.<model> entry")
+    p.add_argument(
+        "--table-size", type=int, required=True, help="structures per training table (odeen.table_size)"
+    )
     runtime(p)
     p.add_argument("--out", required=True, metavar="PT")
     p.add_argument("--checkpoint", metavar="FILE", help="resumable state (default: OUT.ckpt)")
@@ -315,12 +329,12 @@ def register(sub, step) -> None:
     p.add_argument("--interpreter", metavar="PT")
     p.add_argument("--cg", metavar="PT")
     p.add_argument("--empiricist", metavar="PT")
-    p.add_argument("--beams", type=int, default=300, help="t: conjectures per game")
+    p.add_argument("--beams", type=int, required=True, help="t: conjectures per game")
     tags_and_rules(p)
     p.add_argument("--games", required=True, metavar="NPZ")
     p.add_argument("--limit", type=int, help="only the first N games")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+    p.add_argument("--threads", type=int, required=True)
     p.add_argument("--out", required=True, metavar="JSON")
     p.add_argument("--games-csv", metavar="CSV", help="per-game predictions")
     p = step(sub, "report", _report, "Tables 3.1, 3.2, section 3.5 results and Figure 3.6 from evaluations")

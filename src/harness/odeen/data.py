@@ -124,7 +124,7 @@ def read_rules_tsv(path: str) -> list[dict]:
         ]
 
 
-def summarise(table: list[dict], n_structures: int, bins: int = 20) -> tuple[dict, list[dict]]:
+def summarise(table: list[dict], n_structures: int, bins: int) -> tuple[dict, list[dict]]:
     """Language statistics (DVC metrics) and the positive-rate histogram per kind (DVC plot)."""
     kinds = Counter(r["kind"] for r in table)
     metrics = {

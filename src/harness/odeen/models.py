@@ -68,11 +68,13 @@ VOCAB = RuleVocab()
 
 @dataclass
 class ModelConfig:
-    d_model: int = 128
-    n_heads: int = 8
-    n_layers: int = 4
-    d_ff: int = 128
-    dropout: float = 0.1
+    """An Odeen transformer's size: the config's ``odeen.<model>`` entry, less the training keys."""
+
+    d_model: int
+    n_heads: int
+    n_layers: int
+    d_ff: int
+    dropout: float
 
     def _layer_args(self) -> dict:
         return dict(

@@ -8,36 +8,35 @@ EMP-C adds ``rule_loss_weight`` (100) times the rule loss to the label loss.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from harness.core.atomic import write_text
-from harness.core.logs import LOG, progress
+from harness.core.logs import LOG
 from harness.odeen.games import structures_array
 from harness.odeen.models import PAD, VOCAB, ModelConfig, build_model, count_parameters, save_model
-from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from harness.train.checkpoint import seed_everything
+from harness.train.loop import finish_run, train_steps
 
-HISTORY_COLUMNS = ("step", "train_loss", "valid_loss", "valid_accuracy", "seconds")
+HISTORY_COLUMNS = ("step", "train_loss", "valid_loss", "valid_accuracy")
 
 
 @dataclass
 class TrainConfig:
+    """One model's training settings: the config's ``odeen.<model>`` entry (less the model
+    sizes), the table size ``odeen.table_size`` and the seed derived from the config's seed."""
+
     steps: int
     batch_size: int
-    lr: float = 3e-4
-    checkpoint_every: int = 200
-    log_every: int = 50
-    rule_loss_weight: float = 100.0
-    table_size: int = 32
-    seed: int = 0
+    lr: float
+    checkpoint_every: int
+    log_every: int
+    rule_loss_weight: float | None  # EMP-C's weight of the rule loss (None: no rule loss)
+    table_size: int
+    seed: int
 
 
 class Batches:
@@ -145,7 +144,8 @@ def train(
     device: str = "cpu",
     stop_after: int | None = None,
 ) -> dict | None:
-    """Train one model; resume from ``checkpoint`` if a run with the same settings stopped.
+    """Train one model through the shared resumable loop (``train.loop``); resume from
+    ``checkpoint`` if a run with the same settings stopped.
 
     ``stop_after`` stops (as a preemption would) after that many steps, leaving the checkpoint.
     Returns the training summary, or None when stopped early.
@@ -154,63 +154,37 @@ def train(
     model = build_model(kind, model_cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     tag = json.dumps([kind, model_cfg.__dict__, cfg.__dict__, len(rules), list(data["structures"].shape)])
-    start, history = load_checkpoint(checkpoint, model, optimizer, rng, tag)
     batches = Batches(rules, data, cfg.table_size, device)
     draw = batches.pairs if kind == "interpreter" else batches.tables
     valid_batch = games_batch(all_rules, valid, kind, device) if valid is not None else None
     LOG.info(
-        "%s: %d parameters, steps %d..%d, batch %d",
-        kind,
-        count_parameters(model),
-        start,
-        cfg.steps,
-        cfg.batch_size,
+        "%s: %d parameters, %d steps, batch %d", kind, count_parameters(model), cfg.steps, cfg.batch_size
     )
-    elapsed = history[-1]["seconds"] if history else 0.0
-    t0 = time.perf_counter() - elapsed
-    model.train()
-    bar = progress(range(start, cfg.steps), desc=f"train {kind}", initial=start, total=cfg.steps)
-    for step in bar:
-        loss, _ = loss_and_accuracy(model, draw(rng, cfg.batch_size), cfg.rule_loss_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, "train_loss": round(loss.item(), 5), "valid_loss": "", "valid_accuracy": ""}
-            if valid_batch is not None:
-                model.eval()
-                with torch.no_grad():
-                    vloss, vacc = loss_and_accuracy(model, valid_batch, cfg.rule_loss_weight)
-                model.train()
-                row.update(valid_loss=round(float(vloss), 5), valid_accuracy=round(vacc, 5))
-            row["seconds"] = round(time.perf_counter() - t0, 2)
-            history.append(row)
-            LOG.info("step %d: %s", done, row)
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            save_checkpoint(checkpoint, model, optimizer, done, rng, history, tag)
-        if stop_after is not None and done >= stop_after and done < cfg.steps:
-            LOG.info("stopping after step %d (checkpoint kept)", done)
-            return None
-    seconds = time.perf_counter() - t0
+
+    def step_fn(rng: np.random.Generator) -> torch.Tensor:
+        return loss_and_accuracy(model, draw(rng, cfg.batch_size), cfg.rule_loss_weight)[0]
+
+    def evaluate() -> dict:
+        vloss, vacc = loss_and_accuracy(model, valid_batch, cfg.rule_loss_weight)
+        return {"valid_loss": round(float(vloss), 5), "valid_accuracy": round(vacc, 5)}
+
+    history, finished = train_steps(
+        model, optimizer, step_fn, cfg.steps, rng, checkpoint, tag, cfg.log_every,
+        evaluate if valid_batch is not None else None, stop_after, desc=f"train {kind}",
+        loss_digits=5, checkpoint_every=cfg.checkpoint_every,
+    )  # fmt: skip
+    if not finished:
+        return None
     summary = {
         "kind": kind,
         "steps": cfg.steps,
         "parameters": count_parameters(model),
-        "train_seconds": round(seconds, 1),
         "device": device,
         "final": history[-1] if history else {},
         "train_config": cfg.__dict__,
         "torch": str(torch.__version__),
     }
     save_model(out, model.cpu(), {"summary": summary})
-    if history_csv:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(history)
-        write_text(history_csv, buf.getvalue())
-    if os.path.exists(checkpoint):
-        os.unlink(checkpoint)
-    LOG.info("trained %s in %.1f s: %s", kind, seconds, summary["final"])
+    finish_run(history, history_csv, summary, None, checkpoint, list(HISTORY_COLUMNS))
+    LOG.info("trained %s: %s", kind, summary["final"])
     return summary

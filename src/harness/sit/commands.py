@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG
 from harness.core.seeds import derive_seed
-
-COLUMNS = {
-    "plain": "Plain",
-    "adversarial": "Adversarial",
-    "tricky": "Tricky",
-    "name_agnostic": "Agnostic-name",
-    "emoji_agnostic": "Agnostic-emoji",
-}
-BUILTIN = {"solver": "Symbolic solver (upper bound)", "random": "Random"}
 
 
 def _generate(args):
@@ -57,55 +47,40 @@ def _solve(args):
 
 
 def _spec(args):
+    from harness.core.config import json_arg
     from harness.sit.scorers import ModelSpec
 
+    spec = json_arg(args.spec, "--spec")
+    if not isinstance(spec, dict) or not spec:
+        raise HarnessError(f"model {args.model!r} needs --spec, its sit.models entry (a JSON mapping)")
     try:
-        models = json.loads(args.models)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"--models is not JSON: {err}") from None
-    match = [m for m in models if m.get("id") == args.model]
-    if not match:
-        raise HarnessError(
-            f"model {args.model!r} is not configured (sit.models ids: {[m.get('id') for m in models]})"
-        )
-    try:
-        return ModelSpec(**match[0])
+        return ModelSpec(id=args.model, **spec)
     except TypeError as err:
         raise HarnessError(f"sit.models entry {args.model!r}: {err}") from None
 
 
 def _evaluate(args):
-    from harness.sit.evaluate import evaluate, read_task, write_rows
+    from harness.core.atomic import write_text
+    from harness.core.provenance import provenance
+    from harness.sit.evaluate import evaluate, read_tasks, write_rows
+    from harness.sit.report import BUILTIN
 
-    tasks = {}
-    for path in args.tasks:
-        task = read_task(path)
-        subtask = next((s for s in COLUMNS if path.endswith(f"{s}.json")), None)
-        if subtask is None:
-            raise HarnessError(f"{path}: name the task file <subtask>.json, one of {', '.join(COLUMNS)}")
-        tasks[subtask] = task
-    start = time.perf_counter()
+    tasks = read_tasks(args.tasks)
     if args.model in BUILTIN:
         scorer, meta = args.model, {"id": args.model, "name": BUILTIN[args.model], "row": BUILTIN[args.model]}
-        per_group, params = None, {"solver": 0, "random": 0}[args.model]
+        per_group, params = None, 0
     else:
-        import torch
-
+        from harness.core.runtime import deterministic_torch
         from harness.sit.scorers import Scorer
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
+        deterministic_torch(args.threads)
         spec = _spec(args)
         scorer = Scorer(spec, device=args.device)
         meta = {"id": spec.id, "name": spec.name, "row": spec.row or spec.name, "kind": spec.kind}
         per_group, params = args.per_group, scorer.parameters
     rows = evaluate(args.model, scorer, tasks, per_group)
     write_rows(args.out, rows)
-    meta.update(parameters=params, examples=len(rows), seconds=round(time.perf_counter() - start, 1))
-    from harness.core.atomic import write_text
-    from harness.core.provenance import provenance
-
-    meta["provenance"] = provenance(args.seed, args.device)
+    meta.update(parameters=params, examples=len(rows), provenance=provenance(args.seed, args.device))
     write_text(args.meta, json.dumps(meta, indent=1) + "\n")
     acc = sum(r["correct"] for r in rows) / max(len(rows), 1)
     LOG.info("%s: accuracy %.3f over %d examples", args.model, acc, len(rows))
@@ -113,7 +88,7 @@ def _evaluate(args):
 
 def _report(args):
     from harness.sit.evaluate import read_rows, write_rows
-    from harness.sit.report import accuracy_table, plot_accuracy_vs_parameters, table_4_3_rows
+    from harness.sit.report import COLUMNS, accuracy_table, plot_accuracy_vs_parameters, table_4_3_rows
     from harness.tables.ours import write_ours_csv
 
     runs = []
@@ -135,8 +110,8 @@ def register(sub, step) -> None:
 
     p = step(sub, "generate", _generate, "a generated sub-task in the BIG-bench JSON format")
     p.add_argument("--subtask", required=True, choices=SUBTASKS)
-    p.add_argument("--per-group", type=int, default=66, help="examples per sentence group (BIG-bench: 66)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-group", type=int, required=True, help="examples per sentence group (BIG-bench: 66)")
+    p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True, metavar="JSON")
     p = step(sub, "fetch", _fetch, "download an official BIG-bench sub-task at a pinned revision")
     p.add_argument("--subtask", required=True, choices=SUBTASKS)
@@ -148,14 +123,18 @@ def register(sub, step) -> None:
     p.add_argument("task", metavar="TASK.json")
     p = step(sub, "evaluate", _evaluate, "per-example accuracy of a model, the solver or random choice")
     p.add_argument("--model", required=True, help="solver, random, or an id of the config's sit.models")
-    p.add_argument("--models", default="[]", metavar="JSON", help="the config's sit.models list")
+    p.add_argument(
+        "--spec", default="{}", metavar="JSON", help="the model's sit.models entry (not for solver, random)"
+    )
     p.add_argument("--tasks", nargs="+", required=True, metavar="JSON", help="<subtask>.json files")
     p.add_argument(
         "--per-group", type=_optional_int, help="language models: examples per group and sub-task (None: all)"
     )
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0, help="recorded with the result (scoring is deterministic)")
+    p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument(
+        "--seed", type=int, required=True, help="recorded with the result (scoring is deterministic)"
+    )
     p.add_argument("--out", required=True, metavar="CSV")
     p.add_argument("--meta", required=True, metavar="JSON", help="name, parameters, seconds")
     p = step(sub, "report", _report, "Table 4.3, per-group accuracies and Figure 4.2")

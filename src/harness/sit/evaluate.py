@@ -97,3 +97,16 @@ def read_rows(path: str) -> list[dict]:
         raise HarnessError(f"scores file {path} does not exist")
     with open(path, encoding="utf-8", newline="") as fh:
         return [dict(r, correct=float(r["correct"])) for r in csv.DictReader(fh)]
+
+
+def read_tasks(paths: list[str]) -> dict[str, dict]:
+    """Tasks by sub-task from files named ``<subtask>.json`` (any other name stops with a line)."""
+    from harness.sit.world import SUBTASKS
+
+    tasks = {}
+    for path in paths:
+        subtask = next((s for s in SUBTASKS if os.path.basename(path) == f"{s}.json"), None)
+        if subtask is None:
+            raise HarnessError(f"{path}: name the task file <subtask>.json, one of {', '.join(SUBTASKS)}")
+        tasks[subtask] = read_task(path)
+    return tasks

@@ -8,6 +8,16 @@ import numpy as np
 
 from harness.core.figures import pyplot, save_figure
 
+#: Table 4.3's column of each sub-task, and the rows of the two scorers that are no model.
+COLUMNS = {
+    "plain": "Plain",
+    "adversarial": "Adversarial",
+    "tricky": "Tricky",
+    "name_agnostic": "Agnostic-name",
+    "emoji_agnostic": "Agnostic-emoji",
+}
+BUILTIN = {"solver": "Symbolic solver (upper bound)", "random": "Random"}
+
 
 def accuracy_table(runs: list[tuple[dict, list[dict]]]) -> list[dict]:
     """Accuracy per model, sub-task and group (and 'all' groups), with the example count."""

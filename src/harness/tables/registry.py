@@ -22,6 +22,9 @@ class Entry:
     caption: str
     values: tuple[tuple[str, str, str], ...]  # (row, column, thesis value as printed)
     label: str = ""  # title of a result the thesis states in its text, not as a numbered item
+    # how far each number of our cells may move between runs on different machines, in the
+    # cell's units (`harness results check`); None: wall-clock seconds, not compared
+    tolerance: float | None = 0.0
 
     @property
     def number(self) -> str:
@@ -62,8 +65,20 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
                 item["caption"],
                 values,
                 item.get("title", ""),
+                _tolerance(item),
             )
     return out
+
+
+def _tolerance(item: dict) -> float | None:
+    value = item.get("tolerance", 0.0)
+    if value == "timing":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise HarnessError(
+            f"registry {item['id']}: tolerance must be a number >= 0 or 'timing', got {value!r}"
+        )
+    return float(value)
 
 
 def get_entry(entry_id: str) -> Entry:

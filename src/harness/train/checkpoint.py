@@ -51,7 +51,7 @@ def load_checkpoint(path: str, model, optimizer, rng: np.random.Generator, tag: 
     if not os.path.exists(path):
         return 0, []
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a torn or foreign file: start afresh rather than crash
         LOG.warning("checkpoint %s unreadable (%s): starting from step 0", path, err)
         return 0, []

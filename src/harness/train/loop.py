@@ -4,17 +4,36 @@ Each family supplies ``step_fn(rng) -> loss`` (one optimisation step's loss on a
 from ``rng``) and optionally ``evaluate() -> dict`` (logged and kept in the history). The loop
 resumes from ``checkpoint`` when one of the same ``tag`` (the run's settings) exists, so a run
 killed at any point and restarted ends with the same weights as one that was never stopped.
+``finish_run`` then writes the history CSV and the run's meta JSON and drops the checkpoint.
+Histories hold steps, losses and validation numbers only: wall-clock seconds go to the log.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from harness.core.atomic import write_text
 from harness.core.logs import LOG, progress
+from harness.core.rows import write_rows_csv
 from harness.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a training step writes: the model, its history CSV and meta JSON, and the
+    resumable checkpoint (removed once the run has finished)."""
+
+    model: str
+    history_csv: str
+    meta_json: str
+    checkpoint: str
 
 
 def train_steps(
@@ -25,16 +44,21 @@ def train_steps(
     rng: np.random.Generator,
     checkpoint: str,
     tag: str,
-    every: int = 100,
+    every: int,
     evaluate: Callable[[], dict] | None = None,
     stop_after: int | None = None,
     desc: str = "train",
     loss_digits: int = 6,
+    checkpoint_every: int | None = None,
 ) -> tuple[list[dict], bool]:
-    """Run ``steps`` optimisation steps; returns (history, finished). ``stop_after`` stops there
-    as a preemption would (the checkpoint stays), for tests."""
+    """Run ``steps`` optimisation steps, logging (and evaluating) every ``every`` steps and
+    checkpointing every ``checkpoint_every`` (default: ``every``) and at the end; returns
+    (history, finished). ``stop_after`` stops there as a preemption would (the checkpoint
+    stays), for tests."""
+    checkpoint_every = checkpoint_every or every
     step, history = load_checkpoint(checkpoint, model, optimizer, rng, tag)
     bar = progress(total=steps, initial=step, desc=desc)
+    started = time.perf_counter()
     while step < steps:
         model.train()
         loss = step_fn(rng)
@@ -51,6 +75,7 @@ def train_steps(
                     row.update(evaluate())
             history.append(row)
             LOG.info("%s step %d: %s", desc, step, row)
+        if step % checkpoint_every == 0 or step == steps:
             save_checkpoint(checkpoint, model, optimizer, step, rng, history, tag)
         if stop_after is not None and step >= stop_after and step < steps:
             LOG.info("%s: stopping after step %d (checkpoint kept)", desc, step)
@@ -58,4 +83,23 @@ def train_steps(
             return history, False
     bar.close()
     model.eval()
+    LOG.info("%s: %.1f s of training in this run", desc, time.perf_counter() - started)
     return history, True
+
+
+def finish_run(
+    history: list[dict],
+    history_csv: str | None,
+    meta: dict,
+    meta_json: str | None,
+    checkpoint: str,
+    columns: list[str] | None = None,
+) -> None:
+    """After the model is saved: write the history CSV (``columns`` in order; a missing cell is
+    empty) and the meta JSON, then remove the checkpoint, which a finished run no longer needs."""
+    if history_csv:
+        write_rows_csv(history_csv, history, columns)
+    if meta_json:
+        write_text(meta_json, json.dumps(meta, indent=1) + "\n")
+    if os.path.exists(checkpoint):
+        os.unlink(checkpoint)

@@ -1,6 +1,7 @@
 """Generate dvc.yaml from the Snakemake DAG: one stage per job, the very same shell command.
 
-Deps are the job's inputs plus the source of the harness family the command runs; outs are the
+Deps are the job's inputs, which name the source files the command runs (each rule's ``code``
+input, from ``harness.workflow.sources``: the same list Snakemake watches); outs are the
 job's outputs (results/ is committed to git, so its files are `cache: false`; data/ is cached
 by DVC). Outputs named ``metrics`` become DVC metrics, outputs named ``plot`` DVC plots (axes
 from the rule's ``plot_x`` / ``plot_y`` params), and params that came from ``cfg("a.b")`` are
@@ -58,19 +59,9 @@ def stage_name(job) -> str:
     return "_".join([job.rule.name, *[str(v) for v in job.wildcards]])
 
 
-def family_source(cmd: str) -> str | None:
-    parts = cmd.split()
-    if len(parts) > 1 and parts[0] == "harness" and Path("src/harness", parts[1]).is_dir():
-        return f"src/harness/{parts[1]}"
-    return None
-
-
 def stage_for(job) -> dict:
     cmd = " ".join(str(job.shellcmd).split())
-    deps = [str(f) for f in job.input]
-    src = family_source(cmd)
-    if src:
-        deps.append(src)
+    deps = [str(f) for f in job.input]  # the rule's `code` input: the source files it runs
     # cfg("a.b") params of the rule, and those an input function returned for this job
     evaluated = [p for p in job.params if isinstance(p, ConfigParam)]
     params = sorted({p.key for p in [*job.rule.params, *evaluated] if isinstance(p, ConfigParam)})

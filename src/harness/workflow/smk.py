@@ -1,8 +1,16 @@
-"""Helpers the Snakemake rule files share (kept in Python so the .smk files hold rules only)."""
+"""Helpers the Snakemake rule files share (kept in Python so the .smk files hold rules only).
+
+Nothing here knows a family's files: the rule files name their own paths through the per-scale
+roots (``scale_path``) and their own code through ``command_code``.
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
+
 from harness.workflow.params import ConfigParam
+from harness.workflow.sources import command_sources
 
 
 def resources(config: dict, rule_name: str) -> dict:
@@ -21,6 +29,25 @@ def config_param(config: dict, key: str) -> ConfigParam:
     return ConfigParam(config, key)
 
 
+def dvc_param(config: dict, key: str) -> ConfigParam:
+    """A config value the shell command does not format, declared only so that dvc.yaml lists the
+    key as the stage's param (the command receives it in another form, e.g. through a lambda):
+    removing it would stop ``dvc repro`` from re-running the stage when the key changes."""
+    return ConfigParam(config, key)
+
+
+def wildcard_param(config: dict, template: str):
+    """A param of a wildcard rule whose config key names a wildcard: ``"lass.{dataset}.vqvae"``
+    gives each job its own key (and dvc.yaml declares that key for that stage only)."""
+    return lambda wildcards: ConfigParam(config, template.format(**dict(wildcards.items())))
+
+
+def json_word(value: dict, drop: tuple[str, ...] = ()) -> str:
+    """A mapping (less the keys ``drop``) as one shell word of compact JSON."""
+    spec = {k: v for k, v in value.items() if k not in drop}
+    return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
+
+
 def results_input(sources: dict[str, str]):
     """Input function: the results file (row, column, ours) a family writes for a table."""
 
@@ -34,49 +61,18 @@ def ours_option(wildcards, input) -> str:
     return f"--ours {input.ours}" if input.ours else ""
 
 
-def odeen_regimes(config: dict) -> list[str]:
-    """Every ``<rules>x<structures>`` training regime of Table 3.2, largest first."""
-    odeen = config["odeen"]
-    regimes = [
-        f"{n}x{m}"
-        for n in sorted(odeen["train_rules"], reverse=True)
-        for m in sorted(odeen["train_structures"], reverse=True)
-    ]
-    if odeen["main_regime"] not in regimes:
-        from harness.core.errors import HarnessError
-
-        raise HarnessError(
-            f"config: odeen.main_regime {odeen['main_regime']} is not one of {', '.join(regimes)}"
-        )
-    return regimes
-
-
-def lass_sampler(config: dict, name: str) -> str:
-    """A LASS sampler's JSON for ``harness lass`` (its table label left out), one shell word."""
-    import json
-    import shlex
-
-    spec = {k: v for k, v in config["lass"]["samplers"][name].items() if k != "label"}
-    return shlex.quote(json.dumps(spec, sort_keys=True, separators=(",", ":")))
-
-
-def lass_param(config: dict, key: str):
-    """A per-dataset LASS config value (``lass.<dataset>.<key>``) as a param of a ``{dataset}``
-    rule; dvc.yaml declares each job's own key."""
-    return lambda wildcards: ConfigParam(config, f"lass.{wildcards.dataset}.{key}")
-
-
-def lass_models(dataset: str) -> dict[str, str]:
-    """The files a LASS separation reads for one dataset."""
-    return {
-        "data": f"data/lass/{dataset}.npz",
-        "vqvae": f"models/lass/{dataset}/vqvae.pt",
-        "prior": f"models/lass/{dataset}/prior.pt",
-        "counts": f"models/lass/{dataset}/likelihood.pt",
-    }
+def scale_path(config: dict, root: str, relative: str) -> str:
+    """A file under one of this scale's roots (config ``results_dir``, ``data_dir``,
+    ``models_dir``, ``checkpoints_dir``): ``scale_path(config, "data_dir", "odeen/tags.npz")`` is
+    data/odeen/tags.npz at the embedded scale and data/thesis/odeen/tags.npz at thesis scale."""
+    return f"{config[root].rstrip('/')}/{relative}"
 
 
 def results_path(config: dict, relative: str) -> str:
-    """A results file of this scale (config ``results_dir``: results, or results/thesis):
-    ``results_path(config, "odeen/language.json")``."""
-    return f"{config['results_dir'].rstrip('/')}/{relative}"
+    """A results file of this scale: ``results_path(config, "odeen/language.json")``."""
+    return scale_path(config, "results_dir", relative)
+
+
+def command_code(family: str, step: str) -> list[str]:
+    """The source files ``harness <family> <step>`` runs, as a rule's ``code`` input."""
+    return list(command_sources(family, step))

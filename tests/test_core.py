@@ -1,0 +1,137 @@
+"""The shared pieces every step runs on: atomic outputs, settings from the config, result rows,
+seeds, torch determinism, and the resumable training loop."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from harness.core.atomic import atomic_dir, atomic_path, write_text
+from harness.core.config import settings
+from harness.core.errors import HarnessError
+from harness.core.rows import write_rows_csv
+from harness.core.seeds import derive_seed
+from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from harness.train.loop import RunFiles, finish_run, train_steps
+
+
+def test_atomic_outputs_leave_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    write_text(target, "first")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half of a second vers")
+        raise RuntimeError("killed")
+    assert target.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "d") as tmp:
+        (tmp / "a.wav").write_bytes(b"x")
+        raise RuntimeError("killed")
+    assert not (tmp_path / "d").exists()
+
+
+@dataclass(frozen=True)
+class Example:
+    steps: int
+    lr: float
+    name: str
+
+
+def test_settings_fill_a_dataclass_or_stop_with_one_line():
+    assert settings(Example, {"steps": 3, "lr": 1, "name": "x"}, "--s") == Example(3, 1.0, "x")
+    assert isinstance(settings(Example, {"steps": 3.0, "lr": 1, "name": "x"}, "--s").steps, int)
+    for bad, message in [
+        ({"steps": 3, "lr": 1.0}, "--s: missing key 'name'"),
+        ({"steps": 3, "lr": 1.0, "name": "x", "lrr": 2}, "--s: unknown key 'lrr'"),
+        ({"steps": "3", "lr": 1.0, "name": "x"}, "--s: steps must be a number"),
+        ({"steps": 2.5, "lr": 1.0, "name": "x"}, "--s: steps must be a whole number"),
+        ({"steps": True, "lr": 1.0, "name": "x"}, "--s: steps must be a number"),
+        ([1, 2], "--s must be a JSON mapping"),
+    ]:
+        with pytest.raises(HarnessError, match=message.replace("(", r"\(")):
+            settings(Example, bad, "--s")
+
+
+def test_rows_csv_keeps_column_order_and_empty_cells(tmp_path):
+    write_rows_csv(tmp_path / "a.csv", [{"step": 1, "loss": 0.5}, {"step": 2, "acc": 0.9}])
+    assert (tmp_path / "a.csv").read_text() == "step,loss,acc\n1,0.5,\n2,,0.9\n"
+    write_rows_csv(tmp_path / "b.csv", [{"b": 1, "a": 2}], ["a", "b"])
+    assert (tmp_path / "b.csv").read_text() == "a,b\n2,1\n"
+
+
+def test_derived_seeds_are_stable_and_independent():
+    assert derive_seed(7, "lass", "vqvae") == derive_seed(7, "lass", "vqvae")
+    seeds = {derive_seed(7, "lass", s) for s in ("vqvae", "prior", "nmf")} | {derive_seed(8, "lass", "vqvae")}
+    assert len(seeds) == 4 and all(0 <= s < 2**32 for s in seeds)
+
+
+def test_deterministic_torch_fixes_threads_and_kernels():
+    from harness.core.runtime import deterministic_torch
+
+    threads = torch.get_num_threads()
+    try:
+        deterministic_torch(1)
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.set_num_threads(threads)
+
+
+def _regression(tmp_path, name, steps=10, stop_after=None):
+    """A linear regression trained through the shared loop, logged every 2 steps and
+    checkpointed every 3."""
+    rng = seed_everything(11)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    w = torch.tensor([[1.0, -2.0, 0.5]])
+
+    def step_fn(rng):
+        x = torch.from_numpy(rng.normal(size=(16, 3)).astype(np.float32))
+        return torch.mean((model(x) - x @ w.T) ** 2)
+
+    def evaluate():
+        return {"weight_error": round(float((model.weight - w).abs().max()), 6)}
+
+    ckpt = str(tmp_path / f"{name}.ckpt")
+    history, done = train_steps(model, opt, step_fn, steps, rng, ckpt, "tag", 2, evaluate, stop_after,
+                                checkpoint_every=3)  # fmt: skip
+    return model, history, done, ckpt
+
+
+def test_loop_logs_checkpoints_and_resumes_exactly(tmp_path):
+    model, history, done, ckpt = _regression(tmp_path, "straight")
+    assert done and [row["step"] for row in history] == [2, 4, 6, 8, 10]
+    assert history[-1]["weight_error"] < history[0]["weight_error"]  # it learns the weights
+    # killed after step 7: the last checkpoint is step 6; the resumed run repeats step 7
+    _, _, done, ckpt = _regression(tmp_path, "resumed", stop_after=7)
+    state = torch.load(ckpt, weights_only=True)
+    assert not done and state["step"] == 6
+    resumed, history_2, done, _ = _regression(tmp_path, "resumed")
+    assert done and history_2 == history
+    assert torch.equal(resumed.weight, model.weight) and torch.equal(resumed.bias, model.bias)
+
+
+def test_checkpoint_of_other_settings_or_torn_is_not_resumed(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "c.ckpt")
+    save_checkpoint(path, model, opt, 5, rng, [{"step": 5}], "settings A")
+    assert load_checkpoint(path, model, opt, rng, "settings A") == (5, [{"step": 5}])
+    assert load_checkpoint(path, model, opt, rng, "settings B") == (0, [])
+    (tmp_path / "c.ckpt").write_bytes(b"torn")
+    assert load_checkpoint(path, model, opt, rng, "settings A") == (0, [])
+    with pytest.raises(HarnessError, match="does not fit the model"):
+        save_checkpoint(path, torch.nn.Linear(3, 1), opt, 1, rng, [], "x")
+        load_checkpoint(path, model, opt, rng, "x")
+
+
+def test_finish_run_writes_history_and_meta_and_drops_the_checkpoint(tmp_path):
+    files = RunFiles(
+        str(tmp_path / "m.pt"), str(tmp_path / "h.csv"), str(tmp_path / "m.json"), str(tmp_path / "c")
+    )
+    (tmp_path / "c").write_bytes(b"state")
+    finish_run([{"step": 1, "train_loss": 0.5}], files.history_csv, {"steps": 1}, files.meta_json, files.checkpoint,
+               ["step", "train_loss", "valid_loss"])  # fmt: skip
+    assert (tmp_path / "h.csv").read_text() == "step,train_loss,valid_loss\n1,0.5,\n"
+    assert json.loads((tmp_path / "m.json").read_text()) == {"steps": 1} and not (tmp_path / "c").exists()
