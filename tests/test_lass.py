@@ -402,5 +402,5 @@ def test_celeba_chain_through_the_cli_scores_fid(tmp_path, inception_weights):
     )
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["mixtures"] == 3 and summary["split"] == "valid"
-    assert summary["fid"] > 0 and summary["average_fid"] > 0
+    assert summary["fid"] > 0 and summary["average_fid"] > 0 and summary["fid"] != summary["average_fid"]
     assert json.loads((tmp_path / "l.json").read_text())["dataset"] == "celeba"

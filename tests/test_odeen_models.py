@@ -169,7 +169,10 @@ def test_evaluate_cli_errors_are_one_line(tmp_path):
     base = ["harness", "odeen", "evaluate", "--tags", "t.npz", "--rules", "r.tsv", "--games", "g.npz",
             "--seed", "0", "--device", "cpu", "--threads", "1", "--beams", "4"]  # fmt: skip
     proc = run(base + ["--model", "crn", "--cg", "cg.pt", "--out", "o.json"], cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "harness: error: --model crn needs --interpreter and --cg" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "harness: error: --model crn needs --interpreter, --cg and --beams" in proc.stderr
+    )
     proc = run(
         base + ["--model", "emp_r", "--empiricist", "e.pt", "--out", "o.json"], cwd=tmp_path, check=False
     )

@@ -168,3 +168,28 @@ def test_touching_a_shared_module_reruns_exactly_its_dependants(touched_workflow
     # a fix in one family's module re-runs that family only
     stale = _stale_after_touching(touched_workflow, "src/harness/odeen/games.py")
     assert "odeen_games" in stale and not any(r.startswith(("lass", "sit", "audio")) for r in stale)
+
+
+@pytest.mark.parametrize("configfiles", [["config.yaml"], ["config.yaml", "config/thesis.yaml"]])
+def test_every_rule_command_parses(configfiles, capsys):
+    """Each job's shell command is a valid `harness` command line at both scales: every required
+    flag is passed and every value fits its option (caught here, not an hour into a run)."""
+    import shlex
+
+    from harness.cli import build_parser
+    from harness.workflow.dvc import dag_jobs
+
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        jobs = [j for j in dag_jobs(configfiles=configfiles) if j.rule.shellcmd]
+    finally:
+        os.chdir(cwd)
+    parser = build_parser()
+    for job in jobs:
+        argv = shlex.split(str(job.shellcmd))
+        assert argv[0] == "harness", job.rule.name
+        try:
+            parser.parse_args(argv[1:])
+        except SystemExit:
+            pytest.fail(f"{job.rule.name}: {capsys.readouterr().err.strip().splitlines()[-1]}")

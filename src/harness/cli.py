@@ -36,7 +36,7 @@ def _tables_index(args):
 def _results_check(args):
     from harness.tables.check import check_results
 
-    moved, compared = check_results(args.committed, args.run)
+    moved, compared = check_results(args.committed, args.run, args.family)
     for cell in moved:
         print(cell)
     failed = [m for m in moved if not m.within]
@@ -63,57 +63,16 @@ def _dvc_yaml(args):
     write_dvc_yaml(args.out, configfiles=args.configfile, check=args.check)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="harness",
-        description="Reproduce the tables and figures of 'Harnessing the capabilities of "
-        "Generative Models' (Mariani, 2024). Each subcommand is one step of the Snakemake / DVC "
-        "pipeline; run `snakemake` or `dvc repro` for the whole thing.",
-    )
-    parser.add_argument("--version", action="version", version=f"harness {__version__}")
-    families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
+def _step(group, name, func, help_text):
+    """One step's parser, with the options every step has (--log, -v)."""
+    p = group.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("--log", metavar="FILE", help="also write the step's log to FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.set_defaults(func=func)
+    return p
 
-    def step(group, name, func, help_text):
-        p = group.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--log", metavar="FILE", help="also write the step's log to FILE")
-        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-        p.set_defaults(func=func)
-        return p
 
-    # odeen
-    from harness.odeen.commands import register as register_odeen
-
-    odeen = families.add_parser("odeen", help="Odeen: universe, games, CRN and empiricists (thesis ch. 3)")
-    register_odeen(odeen.add_subparsers(dest="step", metavar="STEP", required=True), step)
-
-    # sit
-    from harness.sit.commands import register as register_sit
-
-    sit = families.add_parser("sit", help="BIG-bench Symbol Interpretation Task (thesis ch. 4)")
-    register_sit(sit.add_subparsers(dest="step", metavar="STEP", required=True), step)
-
-    # lass
-    from harness.lass.commands import register as register_lass
-
-    lass = families.add_parser("lass", help="LASS on images: VQ-VAE, prior, sparse likelihood (thesis ch. 5)")
-    register_lass(lass.add_subparsers(dest="step", metavar="STEP", required=True), step)
-
-    # shared data layer and metrics
-    from harness.audio.commands import register as register_audio
-    from harness.metrics.commands import register as register_metrics
-
-    audio = families.add_parser(
-        "audio", help="audio datasets: embedded (generated) and thesis-scale (downloaded)"
-    )
-    register_audio(audio.add_subparsers(dest="step", metavar="STEP", required=True), step)
-    metrics = families.add_parser(
-        "metrics", help="SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)"
-    )
-    register_metrics(metrics.add_subparsers(dest="step", metavar="STEP", required=True), step)
-
-    # tables
-    tables = families.add_parser("tables", help="thesis tables and figures registry")
-    sub = tables.add_subparsers(dest="step", metavar="STEP", required=True)
+def _register_tables(sub, step) -> None:
     p = step(
         sub,
         "build",
@@ -130,24 +89,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables-dir", required=True)
     p.add_argument("--figures-dir", required=True)
 
-    # results
-    results = families.add_parser("results", help="compare a run's tables with the committed ones")
-    sub = results.add_subparsers(dest="step", metavar="STEP", required=True)
+
+def _register_results(sub, step) -> None:
     p = step(
         sub, "check", _results_check, "compare RUN/tables with COMMITTED/tables within each table's tolerance"
     )
     p.add_argument("--run", required=True, metavar="DIR", help="the run's results folder (holds tables/)")
     p.add_argument("--committed", default="results", metavar="DIR", help="the committed results folder")
+    p.add_argument("--family", help="only this family's tables (odeen, sit, lass, ...)")
 
-    # workflow
-    wf = families.add_parser("workflow", help="config validation and the DVC view of the DAG")
-    sub = wf.add_subparsers(dest="step", metavar="STEP", required=True)
+
+def _register_workflow(sub, step) -> None:
     p = step(sub, "check-config", _config_check, "validate config files against the JSON schema")
     p.add_argument("config", nargs="+")
     p = step(sub, "dvc-yaml", _dvc_yaml, "generate dvc.yaml from the Snakemake DAG")
     p.add_argument("--out", default="dvc.yaml")
     p.add_argument("--configfile", nargs="*", default=["config.yaml"])
     p.add_argument("--check", action="store_true", help="fail if --out differs from the generated file")
+
+
+def _families() -> list[tuple[str, str, object]]:
+    """(name, help, register) of every command family, in the order `harness --help` lists them."""
+    from harness.audio.commands import register as audio
+    from harness.lass.commands import register as lass
+    from harness.metrics.commands import register as metrics
+    from harness.odeen.commands import register as odeen
+    from harness.sit.commands import register as sit
+
+    return [
+        ("odeen", "Odeen: universe, games, CRN and empiricists (thesis ch. 3)", odeen),
+        ("sit", "BIG-bench Symbol Interpretation Task (thesis ch. 4)", sit),
+        ("lass", "LASS on images: VQ-VAE, prior, sparse likelihood (thesis ch. 5)", lass),
+        ("audio", "audio datasets: embedded (generated) and thesis-scale (downloaded); FAD", audio),
+        ("metrics", "SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)", metrics),
+        ("tables", "thesis tables and figures registry", _register_tables),
+        ("results", "compare a run's tables with the committed ones", _register_results),
+        ("workflow", "config validation and the DVC view of the DAG", _register_workflow),
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Reproduce the tables and figures of 'Harnessing the capabilities of "
+        "Generative Models' (Mariani, 2024). Each subcommand is one step of the Snakemake / DVC "
+        "pipeline; run `snakemake` or `dvc repro` for the whole thing.",
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    families = parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
+    for name, help_text, register in _families():
+        group = families.add_parser(name, help=help_text)
+        register(group.add_subparsers(dest="step", metavar="STEP", required=True), _step)
     return parser
 
 

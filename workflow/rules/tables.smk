@@ -48,10 +48,11 @@ rule table:
         scale=cfg("scale"),
         results=cfg("results_dir"),
         ours=smk.ours_option,
+        # read by the report template (workflow/report/table.rst), not by the command
         caption=lambda wildcards: REGISTRY[wildcards.table].caption,
     shell:
         "harness tables build --id {wildcards.table} --scale {params.scale} {params.ours}"
-        " --out-dir {params.results}/tables --log {log}"
+        " --out-dir {params.results}/tables --figures-dir {params.results}/figures --log {log}"
 
 
 rule results_index:

@@ -117,7 +117,12 @@ def register(sub, step) -> None:
     p = step(sub, "report", _report, "dataset statistics, the Average baseline, FAD of real data, a figure")
     p.add_argument("--datasets", nargs="+", required=True, metavar="DIR")
     p.add_argument("--encoder", default="", metavar="PT", help="FAD encoder file (empty: --backbone)")
-    p.add_argument("--backbone", required=True, choices=["vggish", "pann", "clap", "encodec"])
+    p.add_argument(
+        "--backbone",
+        required=True,
+        choices=["trained", "vggish", "pann", "clap", "encodec"],
+        help="the config's audio.fad.encoder (trained: the file given by --encoder)",
+    )
     p.add_argument("--ckpt-dir", required=True)
     p.add_argument("--datasets-csv", required=True, metavar="CSV")
     p.add_argument("--baselines", required=True, metavar="CSV")

@@ -206,6 +206,7 @@ def _report(args):
 
 
 def register(sub, step) -> None:
+    """Add the lass steps to the ``lass`` subparser ``sub`` (``step`` adds --log/-v)."""
     p = step(
         sub, "data", _data, "Prepare MNIST (package copy or IDX download) or CelebA 32x32 as one npz file"
     )
@@ -213,37 +214,44 @@ def register(sub, step) -> None:
     p.add_argument("--spec", required=True, help="JSON: the dataset's lass.<dataset>.data config")
     p.add_argument("--downloads", required=True, help="folder for the downloaded files")
     p.add_argument("--out", required=True)
+    _register_training(sub, step)
+    _register_separation(sub, step)
+    _register_report(sub, step)
 
-    def common(p, models=False, mixtures=False, device=True):
-        p.add_argument("--data", required=True, help="prepared MNIST npz")
-        p.add_argument("--seed", type=int, required=True)
-        p.add_argument("--threads", type=int, required=True)
-        if device:  # the baselines run on the CPU (scikit-learn)
-            p.add_argument("--device", choices=["cpu", "cuda"], required=True)
-        if models:
-            p.add_argument("--vqvae", required=True)
-            p.add_argument("--prior", required=True)
-            p.add_argument("--counts", required=True)
-        if mixtures:
-            p.add_argument("--mixture-set", default="test", help="name of the seeded mixture set")
-            p.add_argument("--split", default="test", help="split the mixtures' sources come from")
 
-    def training(p):
-        common(p)
-        p.add_argument("--settings", required=True, help="JSON hyperparameters")
-        p.add_argument("--valid", type=int, required=True, help="held-out training digits")
-        for name in ("out", "history", "meta", "checkpoint"):
-            p.add_argument(f"--{name}", required=True)
-        p.add_argument("--stop-after", type=int, help=argparse_suppress())
+def _common(p, models=False, mixtures=False, device=True) -> None:
+    p.add_argument("--data", required=True, help="prepared MNIST npz")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    if device:  # the baselines run on the CPU (scikit-learn)
+        p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+    if models:
+        p.add_argument("--vqvae", required=True)
+        p.add_argument("--prior", required=True)
+        p.add_argument("--counts", required=True)
+    if mixtures:
+        p.add_argument("--mixture-set", default="test", help="name of the seeded mixture set")
+        p.add_argument("--split", default="test", help="split the mixtures' sources come from")
 
+
+def _training(p) -> None:
+    _common(p)
+    p.add_argument("--settings", required=True, help="JSON hyperparameters")
+    p.add_argument("--valid", type=int, required=True, help="held-out training digits")
+    for name in ("out", "history", "meta", "checkpoint"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--stop-after", type=int, help=argparse_suppress())
+
+
+def _register_training(sub, step) -> None:
     p = step(sub, "train-vqvae", _train_vqvae, "Train the VQ-VAE (resumable)")
-    training(p)
+    _training(p)
     p = step(sub, "train-prior", _train_prior, "Train the GPT-2 prior over VQ-VAE codes (resumable)")
-    training(p)
+    _training(p)
     p.add_argument("--vqvae", required=True)
 
     p = step(sub, "likelihood", _likelihood, "Count the sparse likelihood tensor over training mixtures")
-    common(p)
+    _common(p)
     p.add_argument("--vqvae", required=True)
     p.add_argument(
         "--settings",
@@ -254,8 +262,10 @@ def register(sub, step) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--meta", required=True)
 
+
+def _register_separation(sub, step) -> None:
     p = step(sub, "separate", _separate, "Separate test mixtures with one sampler; PSNR per mixture")
-    common(p, models=True, mixtures=True)
+    _common(p, models=True, mixtures=True)
     p.add_argument("--mixtures", type=int, required=True)
     p.add_argument(
         "--sampler", required=True, help='JSON, e.g. {"kind": "top_k", "candidates": 64, "top_k": 32}'
@@ -267,18 +277,20 @@ def register(sub, step) -> None:
     p.add_argument("--inception-weights", help="local Inception-v3 weights for FID (nothing is downloaded)")
 
     p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
-    common(p, mixtures=True, device=False)
+    _common(p, mixtures=True, device=False)
     p.add_argument("--mixtures", type=int, required=True)
     p.add_argument("--nmf", required=True, help="JSON: components, train_images, max_iter")
     p.add_argument("--csv", required=True)
 
     p = step(sub, "timing", _timing, "Seconds per separation (sampling, selection, refinement), repeated")
-    common(p, models=True, mixtures=True)
+    _common(p, models=True, mixtures=True)
     p.add_argument("--repeats", type=int, required=True)
     p.add_argument("--sampler", required=True)
     p.add_argument("--refine", required=True)
     p.add_argument("--out", required=True)
 
+
+def _register_report(sub, step) -> None:
     p = step(sub, "report", _report, "Tables 5.1-5.4 (our values) and Figure 5.3")
     p.add_argument("--likelihood-meta", required=True)
     p.add_argument("--test-csv", required=True)

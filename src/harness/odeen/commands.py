@@ -222,8 +222,8 @@ def _evaluate(args):
     from harness.core.runtime import deterministic_torch
 
     deterministic_torch(args.threads)
-    if args.model == "crn" and not (args.interpreter and args.cg):
-        raise HarnessError("--model crn needs --interpreter and --cg")
+    if args.model == "crn" and not (args.interpreter and args.cg and args.beams):
+        raise HarnessError("--model crn needs --interpreter, --cg and --beams")
     if args.model != "crn" and not args.empiricist:
         raise HarnessError(f"--model {args.model} needs --empiricist")
     ctx = evaluate.load_context(args.tags, args.rules, args.games, limit=args.limit)
@@ -259,6 +259,12 @@ def _report(args):
 
 def register(sub, step) -> None:
     """Add the odeen steps to the ``odeen`` subparser ``sub`` (``step`` adds --log/-v)."""
+    _register_language(sub, step)
+    _register_games(sub, step)
+    _register_models(sub, step)
+
+
+def _register_language(sub, step) -> None:
     p = step(sub, "universe", _universe, "write the 117,649 structures of U, one per line")
     p.add_argument("--out", required=True, metavar="FILE")
     p = step(sub, "tags", _tags, "label every structure with every rule (bit-packed .npz)")
@@ -278,20 +284,23 @@ def register(sub, step) -> None:
     p.add_argument("rule")
     p.add_argument("structures", nargs="+", metavar="STRUCTURE")
 
-    def tags_and_rules(p):
-        p.add_argument("--tags", required=True, metavar="NPZ", help="from `harness odeen tags`")
-        p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-        p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
 
+def _tags_and_rules(p) -> None:
+    p.add_argument("--tags", required=True, metavar="NPZ", help="from `harness odeen tags`")
+    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
+    p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
+
+
+def _register_games(sub, step) -> None:
     p = step(sub, "split", _split, "training rule sets, validation and test rules (JSON)")
-    tags_and_rules(p)
+    _tags_and_rules(p)
     p.add_argument("--train-sizes", nargs="+", required=True, help="e.g. 1438 500 or [1438,500]")
     p.add_argument("--valid", type=int, required=True)
     p.add_argument("--test", type=int, required=True)
     p.add_argument("--test-exactly-two", type=int, required=True, help="test rules with 'exactly 2'")
     p.add_argument("--out", required=True, metavar="JSON")
     p = step(sub, "games", _games, "unique 32-structure games of the validation or test rules (.npz)")
-    tags_and_rules(p)
+    _tags_and_rules(p)
     p.add_argument("--split", required=True, metavar="JSON")
     p.add_argument("--which", required=True, choices=["valid", "test"])
     p.add_argument("--table-size", type=int, required=True)
@@ -299,17 +308,20 @@ def register(sub, step) -> None:
     p.add_argument("--eval-structures", type=int, required=True, help="ell: structures scored per game")
     p.add_argument("--out", required=True, metavar="NPZ")
     p = step(sub, "train-data", _train_data, "m labelled structures per training rule (.npz)")
-    tags_and_rules(p)
+    _tags_and_rules(p)
     p.add_argument("--split", required=True, metavar="JSON")
     p.add_argument("--n-rules", type=int, required=True)
     p.add_argument("--structures", type=int, required=True, help="m: labelled structures per rule")
     p.add_argument("--out", required=True, metavar="NPZ")
 
-    def runtime(p):
-        p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
-        p.add_argument("--device", choices=["cpu", "cuda"], required=True)
-        p.add_argument("--threads", type=int, required=True, help="torch CPU threads (0: torch's default)")
 
+def _runtime(p) -> None:
+    p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
+    p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+    p.add_argument("--threads", type=int, required=True, help="torch CPU threads (0: torch's default)")
+
+
+def _register_models(sub, step) -> None:
     p = step(sub, "train", _train, "train an Odeen model; resumes from its checkpoint after a kill")
     p.add_argument("--kind", required=True, choices=["interpreter", "cg", "emp_r", "emp_c"])
     p.add_argument("--data", required=True, metavar="NPZ", help="from `harness odeen train-data`")
@@ -318,7 +330,7 @@ def register(sub, step) -> None:
     p.add_argument(
         "--table-size", type=int, required=True, help="structures per training table (odeen.table_size)"
     )
-    runtime(p)
+    _runtime(p)
     p.add_argument("--out", required=True, metavar="PT")
     p.add_argument("--checkpoint", metavar="FILE", help="resumable state (default: OUT.ckpt)")
     p.add_argument("--history", metavar="CSV", help="loss curve")
@@ -329,8 +341,8 @@ def register(sub, step) -> None:
     p.add_argument("--interpreter", metavar="PT")
     p.add_argument("--cg", metavar="PT")
     p.add_argument("--empiricist", metavar="PT")
-    p.add_argument("--beams", type=int, required=True, help="t: conjectures per game")
-    tags_and_rules(p)
+    p.add_argument("--beams", type=int, help="t: conjectures per game (the CRN only)")
+    _tags_and_rules(p)
     p.add_argument("--games", required=True, metavar="NPZ")
     p.add_argument("--limit", type=int, help="only the first N games")
     p.add_argument("--device", choices=["cpu", "cuda"], required=True)

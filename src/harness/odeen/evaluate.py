@@ -118,11 +118,38 @@ def first_max(hits: np.ndarray) -> int:
 
 
 def run_crn(cg, interpreter, ctx: Context, beams: int, device: str) -> dict:
-    names = ctx.names()
+    """The CRN on every test game (thesis 3.4): the CG proposes ``beams`` conjectures, the
+    interpreter picks the one agreeing most with the table; scored by NRS, T-Acc and R-Acc, with
+    the ground-truth interpreter, the strict CRN and the rank curve of Figure 3.6 beside."""
     conj = conjectures(cg, ctx, beams, device)
+    rows, learned_pick, hard_pick, curve_hits = _judge_games(interpreter, ctx, conj, device)
+    crn_pred, hard_pred = _eval_predictions(interpreter, ctx, learned_pick, hard_pick, device)
+    truth_tags = interpret(interpreter, ctx.names(), structures_array(ctx.games["eval_structures"]), device)
+    result = {
+        "crn": score(ctx, crn_pred, learned_pick),
+        "crn_hardcoded": score(ctx, hard_pred, hard_pick),
+        "interpreter_true_rule": {"t_acc": float(metrics.tag_accuracy(truth_tags, ctx.truth).mean())},
+        "crn_strict": _strict_summary(ctx, rows),
+        "curve": _curves(ctx, rows, curve_hits, beams),
+    }
+    for key, pred in (("crn", crn_pred), ("crn_hardcoded", hard_pred)):
+        hits = metrics.nearest_rule_hits(pred, ctx.eval_tags, ctx.classes, ctx.true_class)
+        for row, h in zip(rows, hits):
+            row[f"{key}_nrs"] = int(h)
+    for row, r_hit in zip(rows, metrics.rule_hits(learned_pick, ctx.true_class, ctx.class_of)):
+        row["crn_r_acc"] = int(r_hit)
+    result.update(exactly_two(ctx, {"crn": [r["crn_nrs"] for r in rows]}))
+    return {"summary": result, "games": rows}
+
+
+def _judge_games(interpreter, ctx: Context, conj: list[list[str]], device: str):
+    """Each game's conjectures judged on its table by the learned interpreter (the CRN's pick,
+    and the strict CRN's: a conjecture agreeing with all structures, else 'unknown') and by the
+    ground-truth tags (the hardcoded-I CRN's pick): (per-game rows, learned picks, hardcoded
+    picks, the agreement of every conjecture for the curve of Figure 3.6)."""
+    names = ctx.names()
     tables, labels = ctx.games["tables"], ctx.games["labels"].astype(bool)
-    rows, learned_pick, hard_pick = [], [], []
-    curve_hits = []
+    rows, learned_pick, hard_pick, curve_hits = [], [], [], []
     for g in progress(range(len(names)), desc="CRN"):
         rules_g = conj[g]
         sym = structures_array(tables[g])
@@ -138,7 +165,7 @@ def run_crn(cg, interpreter, ctx: Context, beams: int, device: str) -> dict:
         strict = next((k for k, h in enumerate(learned_hits) if h == tables.shape[1]), -1)
         true_c = int(ctx.true_class[g])
         rank = next((k + 1 for k, r in enumerate(rules_g) if ctx.class_of.get(r) == true_c), np.inf)
-        curve_hits.append((learned_hits, rules_g))  # for the R-Acc at each t (Figure 3.6)
+        curve_hits.append((learned_hits, rules_g))
         learned_pick.append(rules_g[best] if best >= 0 else None)
         hard_pick.append(rules_g[hard_best] if hard_best >= 0 else None)
         rows.append(
@@ -152,57 +179,48 @@ def run_crn(cg, interpreter, ctx: Context, beams: int, device: str) -> dict:
                 "strict_rule": rules_g[strict] if strict >= 0 else "unknown",
             }
         )
+    return rows, learned_pick, hard_pick, curve_hits
+
+
+def _eval_predictions(interpreter, ctx: Context, learned_pick, hard_pick, device: str):
+    """Tags of the evaluation structures under each game's picked rule: by the learned
+    interpreter (CRN) and by the ground truth (hardcoded-I CRN); all False without a pick."""
     eval_sym = structures_array(ctx.games["eval_structures"])
-    crn_pred = np.stack(
-        [
-            interpret(interpreter, [r], eval_sym, device)[0]
-            if r is not None
-            else np.zeros(len(eval_sym), bool)
-            for r in learned_pick
-        ]
-    )
-    hard_pred = np.stack(
-        [
-            ctx.eval_tags[ctx.rule_index[r]] if r is not None else np.zeros(len(eval_sym), bool)
-            for r in hard_pick
-        ]
-    )
-    truth_tags = interpret(interpreter, names, eval_sym, device)  # I given the true rule
-    result = {
-        "crn": score(ctx, crn_pred, learned_pick),
-        "crn_hardcoded": score(ctx, hard_pred, hard_pick),
-        "interpreter_true_rule": {"t_acc": float(metrics.tag_accuracy(truth_tags, ctx.truth).mean())},
-    }
+    empty = np.zeros(len(eval_sym), bool)
+    crn_pred = np.stack([interpret(interpreter, [r], eval_sym, device)[0] if r is not None else empty
+                         for r in learned_pick])  # fmt: skip
+    hard_pred = np.stack([ctx.eval_tags[ctx.rule_index[r]] if r is not None else empty for r in hard_pick])
+    return crn_pred, hard_pred
+
+
+def _strict_summary(ctx: Context, rows: list[dict]) -> dict:
+    """The strict CRN (section 3.5): games it explains right, wrong, or answers 'unknown'."""
     strict_rules = [r["strict_rule"] for r in rows]
     strict_right = metrics.rule_hits(
         [None if r == "unknown" else r for r in strict_rules], ctx.true_class, ctx.class_of
     )
     unknown = np.array([r == "unknown" for r in strict_rules])
-    result["crn_strict"] = {
+    return {
         "games": len(rows),
         "discovered": int(strict_right.sum()),
         "wrong": int((~strict_right & ~unknown).sum()),
         "unknown": int(unknown.sum()),
     }
+
+
+def _curves(ctx: Context, rows: list[dict], curve_hits, beams: int) -> dict:
+    """Figure 3.6: the share of games whose true rule is among the first t conjectures, the
+    CRN's R-Acc with t conjectures, and brute force over the rule list, at each t."""
     ranks = np.array([r["true_rank"] for r in rows], dtype=float)
     ts = np.unique(np.concatenate([np.geomspace(1, max(beams, 1), 40).round(), [beams]])).astype(int)
-    result["curve"] = {
+    brute = metrics.brute_force_within(ctx.class_sizes, _brute_force_ts(), len(ctx.rules))
+    return {
         "t": ts.tolist(),
         "found_within_t": metrics.found_within(ranks, ts).round(5).tolist(),
         "crn_r_acc_at_t": _crn_r_acc_curve(ctx, curve_hits, ts).round(5).tolist(),
         "brute_force_t": _brute_force_ts().tolist(),
-        "brute_force": metrics.brute_force_within(ctx.class_sizes, _brute_force_ts(), len(ctx.rules))
-        .round(5)
-        .tolist(),
+        "brute_force": brute.round(5).tolist(),
     }
-    for key, pred in (("crn", crn_pred), ("crn_hardcoded", hard_pred)):
-        hits = metrics.nearest_rule_hits(pred, ctx.eval_tags, ctx.classes, ctx.true_class)
-        for row, h in zip(rows, hits):
-            row[f"{key}_nrs"] = int(h)
-    for row, r_hit in zip(rows, metrics.rule_hits(learned_pick, ctx.true_class, ctx.class_of)):
-        row["crn_r_acc"] = int(r_hit)
-    result.update(exactly_two(ctx, {"crn": [r["crn_nrs"] for r in rows]}))
-    return {"summary": result, "games": rows}
 
 
 def _hard_agreement(ctx: Context, rule_ids: list[int | None], g: int) -> list[int]:

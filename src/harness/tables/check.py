@@ -73,13 +73,16 @@ def compare_table(table: str, committed: Path, ours: Path, tolerance: float | No
     return moved
 
 
-def check_results(committed_dir: str | Path, run_dir: str | Path) -> tuple[list[Moved], int]:
-    """Compare every registry table the committed results hold with the run's:
-    (the cells that moved, how many tables were compared). Raises on a table the run lacks."""
+def check_results(
+    committed_dir: str | Path, run_dir: str | Path, family: str | None = None
+) -> tuple[list[Moved], int]:
+    """Compare every registry table the committed results hold (of one ``family``, or all) with
+    the run's: (the cells that moved, how many tables were compared). Raises on a table the run
+    lacks."""
     committed_dir, run_dir = Path(committed_dir), Path(run_dir)
     moved, compared = [], 0
     for entry in load_registry().values():
-        if entry.kind != "table":
+        if entry.kind != "table" or family not in (None, entry.family):
             continue
         committed = committed_dir / "tables" / f"{entry.id}.csv"
         if not committed.exists():
@@ -90,5 +93,6 @@ def check_results(committed_dir: str | Path, run_dir: str | Path) -> tuple[list[
         moved += compare_table(entry.id, committed, ours, entry.tolerance)
         compared += 1
     if not compared:
-        raise HarnessError(f"{committed_dir}/tables holds no registry table to compare with")
+        what = f" of family {family}" if family else ""
+        raise HarnessError(f"{committed_dir}/tables holds no registry table{what} to compare with")
     return moved, compared
