@@ -142,9 +142,10 @@ def test_odeen_rules_through_slurm_equal_local_run(slurm_cluster, tmp_path):
         "rule_odeen_summary",
     }
     for rel in ODEEN_OUTPUTS:
-        # the slurm profile is the thesis scale: its results go to results/thesis/
-        there = rel.replace("results/", "results/thesis/", 1)
-        assert (cluster / there).read_bytes() == (local / rel).read_bytes(), rel
-    with np.load(local / "data/odeen/tags.npz") as a, np.load(cluster / "data/odeen/tags.npz") as b:
+        # the slurm profile is the thesis scale: its files go to the thesis/ folder of each root
+        root, rest = rel.split("/", 1)
+        assert (cluster / root / "thesis" / rest).read_bytes() == (local / rel).read_bytes(), rel
+        assert not (cluster / rel).exists(), rel
+    with np.load(local / "data/odeen/tags.npz") as a, np.load(cluster / "data/thesis/odeen/tags.npz") as b:
         assert (a["packed"] == b["packed"]).all() and (a["rules"] == b["rules"]).all()
     assert json.loads((cluster / "results/thesis/odeen/language.json").read_text())["n_rules"] == 24794

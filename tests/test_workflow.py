@@ -89,7 +89,7 @@ def _check_subset(workflow_dir):
 
 
 def test_dag_subset_runs_and_noop_rerun(tiny_workflow_dir):
-    run(["snakemake", "-c2", *SUBSET], cwd=tiny_workflow_dir)
+    run(["snakemake", "-c2", *SUBSET], cwd=tiny_workflow_dir, timeout=1800)
     _check_subset(tiny_workflow_dir)
     again = run(["snakemake", "-c2", *SUBSET], cwd=tiny_workflow_dir)
     assert "Nothing to be done" in again.stdout + again.stderr
