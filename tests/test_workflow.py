@@ -75,8 +75,8 @@ def _check_subset(workflow_dir):
     assert {r["dataset"] for r in baselines} == {"synthpop", "chorales"} and len(baselines) == 8
     assert all(float(r["si_sdri_db"]) == 0.0 and abs(float(r["sdr_db"])) < 20 for r in baselines)
     # LASS: the Average baseline scores the same test mixtures as LASS; cited rows stay cited; the
-    # refinement (Eqs. 5.5-5.6) fits each mixture, so it moves the sampled estimates, and every
-    # separation is a real pair of images (a broken decoder or an all-zero estimate scores ~6 dB)
+    # refinement (Eqs. 5.5-5.6) fits each mixture, which brings the tiny models' estimates closer
+    # to the sources (a refinement that does nothing or climbs the wrong way fails)
     with open(workflow_dir / "results/tables/table_5_2.csv") as fh:
         cells = {(r["row"], r["column"]): r for r in csv.DictReader(fh)}
     assert 13 < float(cells[("Average", "MNIST (PSNR)")]["ours"]) < 17
@@ -84,8 +84,8 @@ def _check_subset(workflow_dir):
     with open(workflow_dir / "results/lass/test.csv") as fh:
         test = list(csv.DictReader(fh))
     assert len(test) == 8 and len({(r["source_1"], r["source_2"]) for r in test}) == 8
-    assert any(r["psnr"] != r["psnr_unrefined"] for r in test)
-    assert min(float(r["psnr"]) for r in test) > 9
+    gain = [float(r["psnr"]) - float(r["psnr_unrefined"]) for r in test]
+    assert sum(gain) / len(gain) > 0.5 and min(gain) > 0, gain
 
 
 def test_dag_subset_runs_and_noop_rerun(tiny_workflow_dir):
