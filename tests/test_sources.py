@@ -194,3 +194,12 @@ def test_every_rule_command_parses(configfiles, capsys):
             parser.parse_args(argv[1:])
         except SystemExit:
             pytest.fail(f"{job.rule.name}: {capsys.readouterr().err.strip().splitlines()[-1]}")
+
+
+def test_every_rule_states_its_threads():
+    """Threads change a CPU step's last bits, so no rule leaves them to Snakemake's default."""
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        blocks = re.split(r"(?m)^(?=rule |use rule )", path.read_text())
+        for block in blocks:
+            if block.startswith("rule ") and "shell:" in block:
+                assert "    threads:" in block, f"{path.name}: {block.splitlines()[0]}"
