@@ -1,6 +1,7 @@
 """`harness results check`: a run's tables against the committed ones, within each table's
 tolerance from the registry."""
 
+import csv
 import shutil
 
 import pytest
@@ -39,37 +40,43 @@ def committed(tmp_path):
     return old, new
 
 
-def _edit(path, old, new):
-    text = path.read_text()
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1))
+def _set_ours(path, row, column, value) -> str:
+    """Put ``value`` in our cell (row, column) of a built table's CSV; returns the old value."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    [cell] = [r for r in rows if (r["row"], r["column"]) == (row, column)]
+    old, cell["ours"] = cell["ours"], value
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return old
 
 
 def test_identical_run_matches_and_moved_cells_are_listed(committed):
     old, new = committed
     moved, compared = check_results(old, new)
     assert moved == [] and compared == len(list(old.glob("tables/*.csv")))
-    _edit(
-        new / "tables/table_5_2.csv",
-        "LASS (Ours),MNIST (PSNR),24.2,19.5",
-        "LASS (Ours),MNIST (PSNR),24.2,19.3",
-    )
-    _edit(new / "tables/table_5_4.csv", "1.35 s ± 0.04 s", "3.10 s ± 0.20 s")
+    lass = _set_ours(new / "tables/table_5_2.csv", "LASS (Ours)", "MNIST (PSNR)", "0")
+    _set_ours(new / "tables/table_5_2.csv", "LASS (Ours)", "MNIST (PSNR)", f"{float(lass) - 0.2:.1f}")
+    _set_ours(new / "tables/table_5_4.csv", "MNIST / LASS (Ours)", "Time", "93.10 s ± 0.20 s")
     moved, _ = check_results(old, new)
     assert [(m.table, m.row, m.within) for m in moved] == [
-        ("table_5_2", "LASS (Ours)", True),
-        ("table_5_4", "MNIST / LASS (Ours)", True),
+        ("table_5_2", "LASS (Ours)", True),  # 0.2 dB: within the table's 1 dB
+        ("table_5_4", "MNIST / LASS (Ours)", True),  # seconds are not compared
     ]
-    assert "19.5 -> 19.3" in str(moved[0])
+    assert f"{lass} -> {float(lass) - 0.2:.1f}" in str(moved[0])
 
 
 def test_cli_fails_on_a_cell_beyond_tolerance_or_a_missing_table(committed):
     old, new = committed
     ok = run(["harness", "results", "check", "--committed", str(old), "--run", str(new)])
     assert "match" in ok.stdout and "within tolerance" in ok.stdout
-    _edit(new / "tables/table_3_1.csv", "CRN,NRS,77.7%,2.7%", "CRN,NRS,77.7%,12.7%")
+    nrs = _set_ours(new / "tables/table_3_1.csv", "CRN", "NRS", "0")
+    moved = f"{float(nrs.rstrip('%')) + 10:.1f}%"  # 10 points: beyond the table's 5
+    _set_ours(new / "tables/table_3_1.csv", "CRN", "NRS", moved)
     proc = run(["harness", "results", "check", "--committed", str(old), "--run", str(new)], check=False)
-    assert proc.returncode == 2 and "FAIL table_3_1: CRN / NRS: 2.7% -> 12.7%" in proc.stdout
+    assert proc.returncode == 2 and f"FAIL table_3_1: CRN / NRS: {nrs} -> {moved}" in proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith("harness: error: 1 cell(s)")
     (new / "tables/table_4_3.csv").unlink()
     with pytest.raises(HarnessError, match="wrote no table_4_3"):
