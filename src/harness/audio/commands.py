@@ -32,12 +32,12 @@ def _download(args):
 def _fad_encoder(args):
     from harness.audio.dataset import StemDataset
     from harness.audio.encoder import EncoderSettings, train_encoder
-    from harness.core.config import settings as config_settings
+    from harness.core.config import settings_arg
     from harness.core.runtime import deterministic_torch
     from harness.train.loop import RunFiles
 
     deterministic_torch(args.threads)
-    settings = config_settings(EncoderSettings, json_arg(args.settings, "--settings"), "--settings")
+    settings = settings_arg(EncoderSettings, args.settings, "--settings")
     seed = derive_seed(args.seed, "audio", "fad_encoder")
     files = RunFiles(args.out, args.history, args.meta, args.checkpoint)
     train_encoder(StemDataset(args.dataset), files, settings, seed)

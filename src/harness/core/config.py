@@ -107,3 +107,9 @@ def settings(cls, mapping, what: str):
             raise HarnessError(f"{what}: {name} must be a whole number, got {value!r}")
         values[name] = kind(value) if kind in (int, float) else value
     return cls(**values)
+
+
+def settings_arg(cls, text: str, what: str):
+    """A settings dataclass from a command-line argument holding the config's entry as JSON
+    (``--settings '{"steps": 1500, ...}'``): ``json_arg`` then ``settings``."""
+    return settings(cls, json_arg(text, what), what)

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from harness.core.atomic import atomic_path, write_text
-from harness.core.config import json_arg
-from harness.core.config import settings as config_settings
+from harness.core.config import json_arg, settings_arg
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG
 from harness.core.rows import write_rows_csv
@@ -21,7 +20,7 @@ from harness.train.loop import RunFiles
 def _threads(args) -> None:
     from harness.core.runtime import deterministic_torch
 
-    deterministic_torch(getattr(args, "threads", None))
+    deterministic_torch(args.threads)
 
 
 def _device(args) -> str:
@@ -61,7 +60,7 @@ def _train_vqvae(args):
 
     _threads(args)
     train, valid = _train_split(args)
-    settings = config_settings(VQVAESettings, json_arg(args.settings, "--settings"), "--settings")
+    settings = settings_arg(VQVAESettings, args.settings, "--settings")
     seed = derive_seed(args.seed, "lass", "vqvae")
     train_vqvae(train, valid, settings, seed, _files(args), _device(args), args.stop_after)
 
@@ -73,7 +72,7 @@ def _train_prior(args):
 
     _threads(args)
     train, valid = _train_split(args)
-    settings = config_settings(PriorSettings, json_arg(args.settings, "--settings"), "--settings")
+    settings = settings_arg(PriorSettings, args.settings, "--settings")
     vqvae = load_vqvae(args.vqvae, _device(args))
     train_codes = encode_all(vqvae, train).flatten(1)
     valid_codes = encode_all(vqvae, valid).flatten(1)
@@ -90,7 +89,7 @@ def _likelihood(args):
 
     _threads(args)
     images = load_split(args.data, "train")
-    settings = config_settings(LikelihoodSettings, json_arg(args.settings, "--settings"), "--settings")
+    settings = settings_arg(LikelihoodSettings, args.settings, "--settings")
     vqvae = load_vqvae(args.vqvae, _device(args))
     counts, mixtures = count_likelihood(
         vqvae, images, settings.epochs, settings.batch, derive_seed(args.seed, "lass", "likelihood")
@@ -141,7 +140,7 @@ def _sampler(text: str):
 def _refine(text: str):
     from harness.lass.config import RefineSettings
 
-    return config_settings(RefineSettings, json_arg(text, "--refine"), "--refine")
+    return settings_arg(RefineSettings, text, "--refine")
 
 
 def _separate(args):
@@ -175,7 +174,7 @@ def _baselines(args):
 
     _threads(args)
     x1, x2, pairs = _mixture_sources(args, args.mixtures, "cpu")
-    settings = config_settings(NMFSettings, json_arg(args.nmf, "--nmf"), "--nmf")
+    settings = settings_arg(NMFSettings, args.nmf, "--nmf")
     train = load_split(args.data, "train")
     rows = baseline_rows(train, x1, x2, pairs, settings, derive_seed(args.seed, "lass", "nmf"), args.threads)
     write_rows_csv(args.csv, rows)

@@ -160,6 +160,7 @@ def _train(args):
     import dataclasses
 
     from harness.core.config import settings as config_settings
+    from harness.core.runtime import deterministic_torch
     from harness.odeen.games import GAME_KEYS, read_npz
     from harness.odeen.games import TRAIN_KEYS as DATA_KEYS
     from harness.odeen.models import ModelConfig
@@ -180,8 +181,6 @@ def _train(args):
     if args.kind in ("interpreter", "cg"):  # only the empiricists weigh a rule loss
         train_hp.setdefault("rule_loss_weight", None)
     device = _device(args.device)
-    from harness.core.runtime import deterministic_torch
-
     deterministic_torch(args.threads)
     data = read_npz(args.data, DATA_KEYS, "training data")
     valid = read_npz(args.valid, GAME_KEYS, "validation games") if args.valid else None
@@ -214,13 +213,11 @@ def _train(args):
 
 
 def _evaluate(args):
-
+    from harness.core.runtime import deterministic_torch
     from harness.odeen import evaluate
     from harness.odeen.models import load_model
 
     device = _device(args.device)
-    from harness.core.runtime import deterministic_torch
-
     deterministic_torch(args.threads)
     if args.model == "crn" and not (args.interpreter and args.cg and args.beams):
         raise HarnessError("--model crn needs --interpreter, --cg and --beams")

@@ -11,13 +11,13 @@ table the run did not write.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import HarnessError
+from harness.tables.build import read_ours
 from harness.tables.registry import load_registry
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -37,18 +37,6 @@ class Moved:
         return f"{mark} {self.table}: {self.row} / {self.column}: {self.committed or '(empty)'} -> {self.ours or '(empty)'}"
 
 
-def read_ours(path: Path) -> dict[tuple[str, str], str]:
-    """(row, column) -> our cell of a built table's CSV (row, column, thesis, ours, scale)."""
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not {"row", "column", "ours"} <= set(reader.fieldnames or ()):
-                raise HarnessError(f"{path}: not a built table (needs columns row, column, ours)")
-            return {(r["row"], r["column"]): r["ours"] or "" for r in reader}
-    except FileNotFoundError:
-        raise HarnessError(f"{path} does not exist") from None
-
-
 def cells_match(committed: str, ours: str, tolerance: float | None) -> bool:
     """The same text around the numbers, and each number within ``tolerance`` (None: numbers are
     not compared, only the text)."""
@@ -62,7 +50,7 @@ def cells_match(committed: str, ours: str, tolerance: float | None) -> bool:
 
 def compare_table(table: str, committed: Path, ours: Path, tolerance: float | None) -> list[Moved]:
     """Every cell of ``table`` whose value differs between the two CSVs (within tolerance or not)."""
-    old, new = read_ours(committed), read_ours(ours)
+    old, new = read_ours(str(committed)), read_ours(str(ours))
     moved = []
     for cell in list(dict.fromkeys([*old, *new])):
         a, b = old.get(cell), new.get(cell)

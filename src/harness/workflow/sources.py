@@ -33,10 +33,19 @@ def module_file(module: str) -> Path | None:
     return None
 
 
-def _imports(path: Path, top_level_only: bool = False) -> set[str]:
-    """The ``harness`` modules a file imports (``from a import b`` counts ``a.b`` when it is one)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    nodes = tree.body if top_level_only else ast.walk(tree)
+@cache
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@cache
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(_text(path), filename=str(path))
+
+
+def _harness_modules(nodes) -> set[str]:
+    """The ``harness`` modules the import statements among ``nodes`` name (``from a import b``
+    counts ``a.b`` when it is a module)."""
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -45,6 +54,13 @@ def _imports(path: Path, top_level_only: bool = False) -> set[str]:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return {m for m in found if module_file(m) is not None}
+
+
+@cache
+def _imports(path: Path, top_level_only: bool = False) -> frozenset[str]:
+    """The ``harness`` modules a file imports: anywhere in it, or at its top level only."""
+    tree = _tree(path)
+    return frozenset(_harness_modules(tree.body if top_level_only else ast.walk(tree)))
 
 
 def _with_parents(module: str) -> list[str]:
@@ -89,15 +105,10 @@ def _function_imports(tree: ast.Module, name: str) -> set[str]:
         if fn in seen or fn not in functions:
             continue
         seen.add(fn)
-        for node in ast.walk(functions[fn]):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.Name) and node.id in functions:
-                todo.append(node.id)
-    return {m for m in found if module_file(m) is not None}
+        nodes = list(ast.walk(functions[fn]))
+        found |= _harness_modules(nodes)
+        todo.extend(n.id for n in nodes if isinstance(n, ast.Name) and n.id in functions)
+    return found
 
 
 def command_roots(family: str, step: str) -> tuple[str, ...]:
@@ -110,7 +121,7 @@ def command_roots(family: str, step: str) -> tuple[str, ...]:
     roots = set(_imports(cli_path, top_level_only=True))
     module = f"harness.{family}.commands"
     path = module_file(module) or cli_path
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     handler = _handlers(tree).get(step)
     if handler is None:
         raise ValueError(f"no step `harness {family} {step}` in {path.name}")
@@ -136,7 +147,7 @@ def command_sources(family: str, step: str) -> tuple[str, ...]:
     }
     modules = [module_file(m) for m in module_closure(command_roots(family, step))]
     files.update(modules)
-    texts = "\n".join(p.read_text(encoding="utf-8") for p in modules)
+    texts = "\n".join(_text(p) for p in modules)
     for path in modules:  # data files a module reads by name (tables/registry.yaml)
         files.update(p for p in path.parent.iterdir() if p.suffix in DATA_SUFFIXES and p.name in texts)
     return tuple(sorted(_relative(f, root) for f in files))
