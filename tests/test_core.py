@@ -111,7 +111,7 @@ def test_loop_logs_checkpoints_and_resumes_exactly(tmp_path):
     assert torch.equal(resumed.weight, model.weight) and torch.equal(resumed.bias, model.bias)
 
 
-def test_checkpoint_of_other_settings_or_torn_is_not_resumed(tmp_path):
+def test_checkpoint_of_other_settings_is_not_resumed_and_a_foreign_file_is_kept(tmp_path):
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
@@ -119,8 +119,13 @@ def test_checkpoint_of_other_settings_or_torn_is_not_resumed(tmp_path):
     save_checkpoint(path, model, opt, 5, rng, [{"step": 5}], "settings A")
     assert load_checkpoint(path, model, opt, rng, "settings A") == (5, [{"step": 5}])
     assert load_checkpoint(path, model, opt, rng, "settings B") == (0, [])
-    (tmp_path / "c.ckpt").write_bytes(b"torn")
-    assert load_checkpoint(path, model, opt, rng, "settings A") == (0, [])
+    (tmp_path / "c.ckpt").write_bytes(b"someone's file")  # checkpoints are written atomically:
+    with pytest.raises(HarnessError, match="not a checkpoint this step wrote"):  # not ours, kept
+        load_checkpoint(path, model, opt, rng, "settings A")
+    assert (tmp_path / "c.ckpt").read_bytes() == b"someone's file"
+    torch.save({"weights": torch.zeros(1)}, path)
+    with pytest.raises(HarnessError, match="not a checkpoint this step wrote"):
+        load_checkpoint(path, model, opt, rng, "settings A")
     with pytest.raises(HarnessError, match="does not fit the model"):
         save_checkpoint(path, torch.nn.Linear(3, 1), opt, 1, rng, [], "x")
         load_checkpoint(path, model, opt, rng, "x")

@@ -268,18 +268,36 @@ def _cli(*args):
 
 
 def test_cli_bad_input_stops_with_one_line(tmp_path):
+    import json
+
+    from harness.core.config import load_config
+
+    lass = load_config("config.yaml")["lass"]
+    prior, likelihood = json.dumps(lass["mnist"]["prior"]), json.dumps(lass["mnist"]["likelihood"])
     (tmp_path / "model.pt").write_bytes(b"junk")
+    out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", prior, *RUNTIME,
+               "--valid", "5", "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
+    assert out.returncode == 2 and out.stderr.splitlines() == [
+        f"harness: error: --data {tmp_path / 'none.npz'}: no such file"
+    ]
     out = _cli("train-prior", "--data", str(tmp_path / "none.npz"), "--seed", "1", "--settings", "{}", *RUNTIME,
                "--valid", "5", "--vqvae", "x", "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
-    assert out.returncode == 2 and "image file" in out.stderr and "not found" in out.stderr
+    assert (
+        out.returncode == 2 and "--settings: value: top level: 'n_layer' is a required property" in out.stderr
+    )
     np.savez(tmp_path / "m.npz", nothing=np.zeros(1))
-    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", "x", "--settings", "{}", *RUNTIME,
-               "--out", "a", "--meta", "b")  # fmt: skip
-    assert out.returncode == 2 and "not a prepared image file" in out.stderr
-    args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior", "p",
-            "--counts", "c", "--repeats", "2", "--sampler", "{}", "--refine", "{}", "--out", "o", "--threads", "1"]  # fmt: skip
+    (tmp_path / "x.pt").write_bytes(b"junk")
+    out = _cli("likelihood", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "x.pt"),
+               "--settings", likelihood, *RUNTIME, "--out", "a", "--meta", "b")  # fmt: skip
+    assert out.returncode == 2 and "not a torch file" in out.stderr
+    torch.save({"state": 1}, tmp_path / "model.pt")
+    np.savez(tmp_path / "c.npz", nothing=np.zeros(1))
+    args = ["--data", str(tmp_path / "m.npz"), "--seed", "1", "--vqvae", str(tmp_path / "model.pt"), "--prior",
+            str(tmp_path / "model.pt"), "--counts", str(tmp_path / "c.npz"), "--repeats", "2", "--sampler",
+            json.dumps({"kind": "greedy", "candidates": 1}), "--refine", json.dumps(lass["refine"]), "--out",
+            str(tmp_path / "o.json"), "--threads", "1"]  # fmt: skip
     out = _cli("timing", *args, "--device", "cpu")
-    assert out.returncode == 2 and "not a readable VQ-VAE model file" in out.stderr
+    assert out.returncode == 2 and "model.pt is not a VQ-VAE model file" in out.stderr, out.stderr
     out = _cli("timing", *args, "--device", "cuda")
     if not torch.cuda.is_available():
         assert out.returncode == 2 and "no CUDA device" in out.stderr
@@ -294,7 +312,7 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
         "--out",
         str(tmp_path / "x.npz"),
     )
-    assert out.returncode == 2 and "--spec is not JSON" in out.stderr
+    assert out.returncode == 2 and "argument --spec: value is not JSON" in out.stderr
     with pytest.raises(HarnessError, match="unknown sampler"):
         Sampler("nucleus")
     assert "Traceback" not in out.stderr

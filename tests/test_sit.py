@@ -137,7 +137,7 @@ def test_fetch_official_task_verifies_checksum_and_resumes(server, tmp_path):
     out = tmp_path / "data" / "plain.json"
     # a partial earlier transfer is resumed, then verified
     out.parent.mkdir(parents=True)
-    (out.parent / "plain.json.part").write_bytes(body[:1000])
+    (out.parent / ".plain.json.download.part").write_bytes(body[:1000])
     cmd = [
         "harness",
         "sit",
@@ -152,12 +152,21 @@ def test_fetch_official_task_verifies_checksum_and_resumes(server, tmp_path):
         str(out),
     ]
     run(cmd + ["--sha256", digest])
-    assert out.read_bytes() == body and not (out.parent / "plain.json.part").exists()
+    assert out.read_bytes() == body and sorted(p.name for p in out.parent.iterdir()) == ["plain.json"]
     # a checksum mismatch leaves nothing behind
     bad = tmp_path / "bad.json"
     proc = run(cmd[:-1] + [str(bad), "--sha256", "0" * 64], check=False)
     assert proc.returncode == 2 and "checksum mismatch" in proc.stderr and not bad.exists()
-    assert not (tmp_path / "bad.json.part").exists()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # a file that is not a BIG-bench task is not kept either: a rerun fetches and fails again
+    (root / "rev1" / "plain" / "task.json").write_bytes(b'{"examples": "none"}')
+    for _ in range(2):
+        proc = run(cmd[:-1] + [str(bad)], check=False)
+        assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(
+            f"harness: error: task file {tmp_path}"
+        )
+        assert "examples: 'none' is not of type 'array'" in proc.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == left and not bad.exists()
     # a missing file on the server is one line too
     proc = run(cmd[:-3] + ["rev2", "--out", str(tmp_path / "x.json")], check=False)
     assert proc.returncode == 2 and "HTTP 404" in proc.stderr

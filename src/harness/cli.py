@@ -16,6 +16,8 @@ from harness.core.offline import OFFLINE_ENV, go_offline  # noqa: E402, F401 (OF
 go_offline()
 
 from harness import __version__  # noqa: E402
+from harness.core.args import NAME, InFile, IntoDir, OutFile, StateFile  # noqa: E402
+from harness.core.args import InDir as InFolder  # noqa: E402
 from harness.core.errors import HarnessError  # noqa: E402
 from harness.core.logs import LOG, setup_logging  # noqa: E402
 
@@ -66,9 +68,9 @@ def _dvc_yaml(args):
 def _step(group, name, func, help_text):
     """One step's parser, with the options every step has (--log, -v)."""
     p = group.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("--log", metavar="FILE", help="also write the step's log to FILE")
+    p.add_argument("--log", type=StateFile(), metavar="FILE", help="also write the step's log to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, parser=p)
     return p
 
 
@@ -79,32 +81,45 @@ def _register_tables(sub, step) -> None:
         _tables_build,
         "write results/tables/<id>.{md,tex,csv} with the thesis value beside ours",
     )
-    p.add_argument("--id", required=True, help="registry id, e.g. table_3_1")
+    p.add_argument("--id", type=NAME, required=True, help="registry id, e.g. table_3_1")
     p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
-    p.add_argument("--ours", metavar="CSV", help="our values: CSV with columns row, column, ours")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--figures-dir", required=True)
+    p.add_argument(
+        "--ours",
+        type=InFile("csv", ("row", "column", "ours")),
+        metavar="CSV",
+        help="our values: CSV with columns row, column, ours",
+    )
+    p.add_argument("--out-dir", type=IntoDir(), required=True)
+    p.add_argument("--figures-dir", type=InFolder(), required=True)
     p = step(sub, "index", _tables_index, "write results/README.md indexing every table and figure")
-    p.add_argument("--out", required=True)
-    p.add_argument("--tables-dir", required=True)
-    p.add_argument("--figures-dir", required=True)
+    p.add_argument("--out", type=OutFile(), required=True)
+    p.add_argument("--tables-dir", type=InFolder(), required=True)
+    p.add_argument("--figures-dir", type=InFolder(), required=True)
 
 
 def _register_results(sub, step) -> None:
     p = step(
         sub, "check", _results_check, "compare RUN/tables with COMMITTED/tables within each table's tolerance"
     )
-    p.add_argument("--run", required=True, metavar="DIR", help="the run's results folder (holds tables/)")
-    p.add_argument("--committed", default="results", metavar="DIR", help="the committed results folder")
-    p.add_argument("--family", help="only this family's tables (odeen, sit, lass, ...)")
+    p.add_argument(
+        "--run",
+        type=InFolder(),
+        required=True,
+        metavar="DIR",
+        help="the run's results folder (holds tables/)",
+    )
+    p.add_argument(
+        "--committed", type=InFolder(), default="results", metavar="DIR", help="the committed results folder"
+    )
+    p.add_argument("--family", type=NAME, help="only this family's tables (odeen, sit, lass, ...)")
 
 
 def _register_workflow(sub, step) -> None:
     p = step(sub, "check-config", _config_check, "validate config files against the JSON schema")
-    p.add_argument("config", nargs="+")
+    p.add_argument("config", type=InFile("yaml"), nargs="+")
     p = step(sub, "dvc-yaml", _dvc_yaml, "generate dvc.yaml from the Snakemake DAG")
-    p.add_argument("--out", default="dvc.yaml")
-    p.add_argument("--configfile", nargs="*", default=["config.yaml"])
+    p.add_argument("--out", type=OutFile(), default="dvc.yaml")
+    p.add_argument("--configfile", type=InFile("yaml"), nargs="*", default=["config.yaml"])
     p.add_argument("--check", action="store_true", help="fail if --out differs from the generated file")
 
 
@@ -128,8 +143,19 @@ def _families() -> list[tuple[str, str, object]]:
     ]
 
 
+class _ArgumentError(Exception):
+    """A command line argparse refuses; main prints it as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (the usage is one `--help` away)."""
+
+    def error(self, message):
+        raise _ArgumentError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="Reproduce the tables and figures of 'Harnessing the capabilities of "
         "Generative Models' (Mariani, 2024). Each subcommand is one step of the Snakemake / DVC "
@@ -143,15 +169,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM (a cancelled cluster job): unwind so no partial output is left."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
+def _fail(message: str) -> int:
+    """Print the cause once, as one readable line; the step's log file gets it too."""
+    line = " ".join(str(message).split())
+    if len(line) > 400:
+        line = line[:400] + "..."
+    LOG.error("%s", line, extra={"file_only": True})
+    print(f"harness: error: {line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log, args.verbose)
+    import signal
+
+    from harness.core.args import check_paths
+    from harness.core.atomic import transaction
+
+    setup_logging(None)  # until the command line and its paths are checked: stderr only
+    parser = build_parser()
     try:
-        args.func(args)
+        args = parser.parse_args(argv)
+    except _ArgumentError as err:
+        return _fail(str(err))
+    step = f"{args.family} {args.step}"
+    try:
+        check_paths(args.parser, args, step)
     except HarnessError as err:
-        LOG.error("%s", err)
-        print(f"harness: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+    setup_logging(args.log, args.verbose)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with transaction(step):
+            args.func(args)
+    except HarnessError as err:
+        return _fail(str(err))
+    except (OSError, UnicodeError, RecursionError) as err:  # a file system or input problem
+        return _fail(f"{type(err).__name__}: {err}")
+    except _Terminated:
+        _fail("terminated (SIGTERM): no output written")
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -11,7 +11,7 @@ SIT_MODELS = SIT_BUILTIN + list(config["sit"]["models"])
 
 # A language model's own sit.models entry (none for the solver and random choice).
 sit_model_spec = lambda wildcards: (
-    "''" if wildcards.model in SIT_BUILTIN else wcfg("sit.models.{model}")(wildcards)
+    "'{}'" if wildcards.model in SIT_BUILTIN else wcfg("sit.models.{model}")(wildcards)
 )
 
 

@@ -5,6 +5,19 @@ from __future__ import annotations
 
 import json
 
+from harness.core.args import (
+    NAME,
+    SEED,
+    THREADS,
+    InDir,
+    InFile,
+    Int,
+    IntoDir,
+    JsonText,
+    OutDir,
+    OutFile,
+    StateFile,
+)
 from harness.core.config import json_arg
 from harness.core.seeds import derive_seed
 
@@ -12,8 +25,11 @@ from harness.core.seeds import derive_seed
 def _embedded(args):
     from harness.audio import chorales, synthpop
     from harness.audio.embedded import write_dataset
+    from harness.core.config import config_subschema
+    from harness.core.inputs import json_value
 
-    settings = json_arg(args.settings, "--settings")
+    schema = config_subschema(f"/properties/audio/properties/{args.dataset}")
+    settings = json_value(args.settings, schema, f"--settings (audio.{args.dataset})")
     seed = derive_seed(args.seed, "audio", args.dataset)
     if args.dataset == "synthpop":
         songs, stems = synthpop.make_songs(seed, settings["tracks"], int(settings["bars"])), synthpop.STEMS
@@ -91,49 +107,78 @@ def register(sub, step) -> None:
         sub, "embedded", _embedded, "generate and render an embedded multi-stem dataset (offline, seeded)"
     )
     p.add_argument("--dataset", required=True, choices=["synthpop", "chorales"])
-    p.add_argument("--settings", required=True, metavar="JSON", help="the config's audio.<dataset> entry")
-    p.add_argument("--sample-rate", type=int, required=True)
-    p.add_argument("--soundfont", default="", help="General MIDI .sf2 (default: Debian's FluidR3_GM)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, metavar="DIR")
-    p = step(sub, "download", _download, "download, verify, extract and index a thesis-scale dataset")
-    p.add_argument("--dataset", required=True)
     p.add_argument(
-        "--spec", required=True, metavar="JSON", help="the config's audio.datasets.<dataset> entry"
+        "--settings",
+        type=JsonText(),
+        required=True,
+        metavar="JSON",
+        help="the config's audio.<dataset> entry",
     )
-    p.add_argument("--downloads", required=True, metavar="DIR", help="where archives are kept")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--sample-rate", type=Int(8000, 192_000), required=True)
+    p.add_argument(
+        "--soundfont", type=InFile("sf2"), default="", help="General MIDI .sf2 (default: Debian's FluidR3_GM)"
+    )
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--out", type=OutDir(), required=True, metavar="DIR")
+    p = step(sub, "download", _download, "download, verify, extract and index a thesis-scale dataset")
+    p.add_argument("--dataset", type=NAME, required=True)
+    p.add_argument(
+        "--spec",
+        type=JsonText(schema="/properties/audio/properties/datasets/additionalProperties"),
+        required=True,
+        metavar="JSON",
+        help="the config's audio.datasets.<dataset> entry",
+    )
+    p.add_argument(
+        "--downloads", type=IntoDir(), required=True, metavar="DIR", help="where archives are kept"
+    )
+    p.add_argument("--out", type=OutDir(), required=True, metavar="DIR")
     p = step(
         sub, "fad-encoder", _fad_encoder, "train the embedded scale's FAD encoder (a stem-classifier CNN)"
     )
-    p.add_argument("--dataset", required=True, metavar="DIR")
-    p.add_argument("--settings", required=True, metavar="JSON")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--checkpoint", required=True, metavar="CKPT")
-    p.add_argument("--out", required=True, metavar="PT")
-    p.add_argument("--history", required=True, metavar="CSV")
-    p.add_argument("--meta", required=True, metavar="JSON")
+    p.add_argument("--dataset", type=InDir(), required=True, metavar="DIR")
+    p.add_argument(
+        "--settings",
+        type=JsonText(schema="/properties/audio/properties/fad/properties/training"),
+        required=True,
+        metavar="JSON",
+    )
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--threads", type=THREADS, required=True)
+    p.add_argument("--checkpoint", type=StateFile(), required=True, metavar="CKPT")
+    p.add_argument("--out", type=OutFile(), required=True, metavar="PT")
+    p.add_argument("--history", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--meta", type=OutFile(), required=True, metavar="JSON")
     p = step(sub, "report", _report, "dataset statistics, the Average baseline, FAD of real data, a figure")
-    p.add_argument("--datasets", nargs="+", required=True, metavar="DIR")
-    p.add_argument("--encoder", default="", metavar="PT", help="FAD encoder file (empty: --backbone)")
+    p.add_argument("--datasets", type=InDir(), nargs="+", required=True, metavar="DIR")
+    p.add_argument(
+        "--encoder", type=InFile("pt"), default="", metavar="PT", help="FAD encoder file (empty: --backbone)"
+    )
     p.add_argument(
         "--backbone",
         required=True,
         choices=["trained", "vggish", "pann", "clap", "encodec"],
         help="the config's audio.fad.encoder (trained: the file given by --encoder)",
     )
-    p.add_argument("--ckpt-dir", required=True)
-    p.add_argument("--datasets-csv", required=True, metavar="CSV")
-    p.add_argument("--baselines", required=True, metavar="CSV")
-    p.add_argument("--fad", required=True, metavar="CSV")
-    p.add_argument("--figure", required=True, metavar="PNG")
-    p.add_argument("--threads", type=int, required=True, help="torch threads (0: torch's default)")
+    p.add_argument("--ckpt-dir", type=IntoDir(), required=True)
+    p.add_argument("--datasets-csv", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--baselines", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--fad", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--figure", type=OutFile(), required=True, metavar="PNG")
+    p.add_argument("--threads", type=THREADS, required=True, help="torch threads (0: torch's default)")
     p = step(sub, "fad", _fad, "Frechet Audio Distance between two directories of .wav clips")
-    p.add_argument("background", metavar="BACKGROUND_DIR")
-    p.add_argument("eval", metavar="EVAL_DIR")
-    p.add_argument("--encoder", metavar="PT", help="a FAD encoder trained by the DAG (audio_fad_encoder)")
+    p.add_argument("background", type=InDir(), metavar="BACKGROUND_DIR")
+    p.add_argument("eval", type=InDir(), metavar="EVAL_DIR")
+    p.add_argument(
+        "--encoder",
+        type=InFile("pt"),
+        metavar="PT",
+        help="a FAD encoder trained by the DAG (audio_fad_encoder)",
+    )
     p.add_argument("--backbone", choices=["vggish", "pann", "clap", "encodec"], default="vggish")
     p.add_argument(
-        "--ckpt-dir", default="models/pretrained/fad", help="where the backbone's checkpoint files are"
+        "--ckpt-dir",
+        type=IntoDir(),
+        default="models/pretrained/fad",
+        help="where the backbone's checkpoint files are",
     )

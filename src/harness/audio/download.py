@@ -62,10 +62,17 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> None
 def archive_list(spec: dict) -> list[tuple[str, str, str, str | None]]:
     """``(key, split, url, sha256)`` of every archive of a spec, key = "split/shard"."""
     out = []
+    if spec.get("shards") and not spec.get("url"):
+        raise HarnessError("shards are configured but no url template")
     for split, shards in (spec.get("shards") or {}).items():
         for shard in shards:
             key = f"{split}/{shard}"
-            url = spec["url"].format(split=split, shard=shard)
+            try:
+                url = spec["url"].format(split=split, shard=shard)
+            except (KeyError, IndexError, ValueError) as err:
+                raise HarnessError(
+                    f"url template {spec['url'][:100]!r}: only {{split}} and {{shard}} may be used ({type(err).__name__}: {err})"
+                ) from None
             out.append((key, split, url, (spec.get("sha256") or {}).get(key) or None))
     return out
 

@@ -42,8 +42,18 @@ class Part:
 
 
 def find_soundfont(path: str | None = None) -> str:
-    for candidate in ([path] if path else []) + list(SOUNDFONTS):
-        if candidate and Path(candidate).is_file():
+    """``path`` when given (it must be a SoundFont: never a silent fall-back to another one),
+    else the first of Debian's General MIDI soundfonts that is installed."""
+    if path:
+        if not Path(path).is_file():
+            raise HarnessError(f"soundfont {path}: no such file")
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise HarnessError(f"soundfont {path}: not a SoundFont (.sf2) file")
+        return path
+    for candidate in SOUNDFONTS:
+        if Path(candidate).is_file():
             return candidate
     raise HarnessError(
         f"no General MIDI soundfont at {path or ' or '.join(SOUNDFONTS)} (install Debian's fluid-soundfont-gm)"
@@ -125,6 +135,10 @@ def _run_fluidsynth(midi, sample_rate: int, soundfont: str, gain: float) -> np.n
             str(sample_rate),
         ]
         proc = subprocess.run(cmd + ["-F", wav, soundfont, mid], capture_output=True, text=True)
+        if "failed to load" in proc.stderr.lower() or "not a soundfont" in proc.stderr.lower():
+            raise HarnessError(
+                f"fluidsynth could not load soundfont {soundfont}: {proc.stderr.strip()[-200:]}"
+            )
         if proc.returncode != 0 or not os.path.exists(wav):
             raise HarnessError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
         audio, sr = read_wav(wav)

@@ -6,6 +6,7 @@ An unknown key or a wrong type stops the run with one line naming the key and th
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -42,16 +43,59 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return f"config: {where}: {err.message}"
 
 
-def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+@functools.cache
+def _schema(schema_path: Path = SCHEMA_PATH) -> dict:
     with open(schema_path, encoding="utf-8") as fh:
-        schema = yaml.safe_load(fh)
+        return yaml.safe_load(fh)
+
+
+def config_subschema(pointer: str) -> dict:
+    """The config schema's part at a JSON pointer (``/$defs/lass_vqvae``,
+    ``/properties/audio/properties/synthpop``), with the ``$defs`` it may refer to: a rule
+    passes that config entry as JSON, and the step checks it against the same rules."""
+    root = _schema()
+    node = root
+    for key in pointer.strip("/").split("/"):
+        node = node[key]
+    return {**node, "$defs": root["$defs"]}
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    schema = _schema(schema_path)
     errors = sorted(
         jsonschema.Draft202012Validator(schema).iter_errors(config),
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
         raise HarnessError(_describe(errors[0]))
+    _cross_checks(config)
     return config
+
+
+def _cross_checks(config: dict) -> None:
+    """Constraints between keys, which the JSON schema cannot state."""
+    odeen = config.get("odeen") or {}
+    if odeen and odeen["test_exactly_two"] > odeen["n_test"]:
+        raise HarnessError(
+            f"config: odeen.test_exactly_two ({odeen['test_exactly_two']}) exceeds odeen.n_test ({odeen['n_test']})"
+        )
+    if odeen and 2 * odeen["near_pairs"] > odeen["table_size"]:
+        raise HarnessError("config: odeen.near_pairs pairs do not fit in odeen.table_size structures")
+    if odeen and odeen["main_regime"] not in {
+        f"{n}x{m}" for n in odeen["train_rules"] for m in odeen["train_structures"]
+    }:
+        raise HarnessError(
+            f"config: odeen.main_regime {odeen['main_regime']!r} is not one of the train_rules x train_structures regimes"
+        )
+    if odeen and len(set(odeen["train_rules"])) != len(odeen["train_rules"]):
+        raise HarnessError("config: odeen.train_rules lists a size twice")
+    lass = config.get("lass") or {}
+    if lass and lass["test"]["sampler"] not in lass["samplers"]:
+        raise HarnessError(
+            f"config: lass.test.sampler {lass['test']['sampler']!r} is not under lass.samplers"
+        )
+    if lass and lass["nmf"]["components"] > lass["nmf"]["train_images"]:
+        raise HarnessError("config: lass.nmf.components exceeds lass.nmf.train_images")
 
 
 def load_config(*paths: str | Path) -> dict:

@@ -17,6 +17,8 @@ def setup_logging(log_file: str | None = None, verbose: bool = False) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(fmt)
+    # the CLI prints a failing step's cause itself, once; the log file still records it
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     LOG.addHandler(console)
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)

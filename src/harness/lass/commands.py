@@ -8,6 +8,7 @@ import json
 import numpy as np
 import torch
 
+from harness.core.args import NAME, SEED, THREADS, InFile, Int, IntoDir, JsonText, OutFile, StateFile, Text
 from harness.core.atomic import atomic_path, write_text
 from harness.core.config import json_arg, settings_arg
 from harness.core.errors import HarnessError
@@ -41,9 +42,12 @@ def _train_split(args):
 
 
 def _data(args):
+    from harness.core.config import config_subschema
+    from harness.core.inputs import json_value
     from harness.lass.data import prepare_celeba, prepare_mnist
 
-    spec = json_arg(args.spec, "--spec")
+    schema = config_subschema(f"/properties/lass/properties/{args.dataset}/properties/data")
+    spec = json_value(args.spec, schema, f"--spec (lass.{args.dataset}.data)")
     if args.dataset == "mnist":
         prepare_mnist(spec.get("source", "<none>"), args.out, spec, args.downloads)
     else:
@@ -210,99 +214,140 @@ def register(sub, step) -> None:
         sub, "data", _data, "Prepare MNIST (package copy or IDX download) or CelebA 32x32 as one npz file"
     )
     p.add_argument("--dataset", choices=["mnist", "celeba"], required=True)
-    p.add_argument("--spec", required=True, help="JSON: the dataset's lass.<dataset>.data config")
-    p.add_argument("--downloads", required=True, help="folder for the downloaded files")
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--spec", type=JsonText(), required=True, help="JSON: the dataset's lass.<dataset>.data config"
+    )
+    p.add_argument("--downloads", type=IntoDir(), required=True, help="folder for the downloaded files")
+    p.add_argument("--out", type=OutFile(), required=True)
     _register_training(sub, step)
     _register_separation(sub, step)
     _register_report(sub, step)
 
 
 def _common(p, models=False, mixtures=False, device=True) -> None:
-    p.add_argument("--data", required=True, help="prepared MNIST npz")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--data", type=InFile("npz"), required=True, help="prepared MNIST npz")
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--threads", type=THREADS, required=True)
     if device:  # the baselines run on the CPU (scikit-learn)
         p.add_argument("--device", choices=["cpu", "cuda"], required=True)
     if models:
-        p.add_argument("--vqvae", required=True)
-        p.add_argument("--prior", required=True)
-        p.add_argument("--counts", required=True)
+        p.add_argument("--vqvae", type=InFile("pt"), required=True)
+        p.add_argument("--prior", type=InFile("pt"), required=True)
+        p.add_argument("--counts", type=InFile("npz"), required=True)
     if mixtures:
-        p.add_argument("--mixture-set", default="test", help="name of the seeded mixture set")
-        p.add_argument("--split", default="test", help="split the mixtures' sources come from")
+        p.add_argument("--mixture-set", type=NAME, default="test", help="name of the seeded mixture set")
+        p.add_argument(
+            "--split",
+            choices=["train", "valid", "test"],
+            default="test",
+            help="split the mixtures' sources come from",
+        )
 
 
-def _training(p) -> None:
+def _training(p, schema: str) -> None:
     _common(p)
-    p.add_argument("--settings", required=True, help="JSON hyperparameters")
-    p.add_argument("--valid", type=int, required=True, help="held-out training digits")
-    for name in ("out", "history", "meta", "checkpoint"):
-        p.add_argument(f"--{name}", required=True)
-    p.add_argument("--stop-after", type=int, help=argparse_suppress())
+    p.add_argument("--settings", type=JsonText(schema=schema), required=True, help="JSON hyperparameters")
+    p.add_argument("--valid", type=Int(1, 10**7), required=True, help="held-out training digits")
+    for name in ("out", "history", "meta"):
+        p.add_argument(f"--{name}", type=OutFile(), required=True)
+    p.add_argument("--checkpoint", type=StateFile(), required=True)
+    p.add_argument("--stop-after", type=Int(1, 10**9), help=argparse_suppress())
 
 
 def _register_training(sub, step) -> None:
     p = step(sub, "train-vqvae", _train_vqvae, "Train the VQ-VAE (resumable)")
-    _training(p)
+    _training(p, "/$defs/lass_vqvae")
     p = step(sub, "train-prior", _train_prior, "Train the GPT-2 prior over VQ-VAE codes (resumable)")
-    _training(p)
-    p.add_argument("--vqvae", required=True)
+    _training(p, "/$defs/lass_prior")
+    p.add_argument("--vqvae", type=InFile("pt"), required=True)
 
     p = step(sub, "likelihood", _likelihood, "Count the sparse likelihood tensor over training mixtures")
     _common(p)
-    p.add_argument("--vqvae", required=True)
+    p.add_argument("--vqvae", type=InFile("pt"), required=True)
     p.add_argument(
         "--settings",
+        type=JsonText(schema="/$defs/lass_likelihood"),
         required=True,
         help='JSON: {"epochs": passes over random pairs, "batch": pairs per step}',
     )
-    p.add_argument("--dataset", default="mnist", help="the dataset's name in the statistics")
-    p.add_argument("--out", required=True)
-    p.add_argument("--meta", required=True)
+    p.add_argument("--dataset", type=NAME, default="mnist", help="the dataset's name in the statistics")
+    p.add_argument("--out", type=OutFile(), required=True)
+    p.add_argument("--meta", type=OutFile(), required=True)
 
 
 def _register_separation(sub, step) -> None:
     p = step(sub, "separate", _separate, "Separate test mixtures with one sampler; PSNR per mixture")
     _common(p, models=True, mixtures=True)
-    p.add_argument("--mixtures", type=int, required=True)
+    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
     p.add_argument(
-        "--sampler", required=True, help='JSON, e.g. {"kind": "top_k", "candidates": 64, "top_k": 32}'
+        "--sampler",
+        type=JsonText(schema="/$defs/lass_sampler"),
+        required=True,
+        help='JSON, e.g. {"kind": "top_k", "candidates": 64, "top_k": 32}',
     )
-    p.add_argument("--refine", required=True, help='JSON: {"steps": T, "alpha": 0.1}')
-    p.add_argument("--csv", required=True)
-    p.add_argument("--estimates", help="npz of the separated images")
-    p.add_argument("--summary", help="JSON: mean PSNR and, with --inception-weights, FID")
-    p.add_argument("--inception-weights", help="local Inception-v3 weights for FID (nothing is downloaded)")
+    p.add_argument(
+        "--refine",
+        type=JsonText(schema="/$defs/lass_refine"),
+        required=True,
+        help='JSON: {"steps": T, "alpha": 0.1}',
+    )
+    p.add_argument("--csv", type=OutFile(), required=True)
+    p.add_argument("--estimates", type=OutFile(), help="npz of the separated images")
+    p.add_argument("--summary", type=OutFile(), help="JSON: mean PSNR and, with --inception-weights, FID")
+    p.add_argument(
+        "--inception-weights",
+        type=InFile("pt"),
+        help="local Inception-v3 weights for FID (nothing is downloaded)",
+    )
 
     p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
     _common(p, mixtures=True, device=False)
-    p.add_argument("--mixtures", type=int, required=True)
-    p.add_argument("--nmf", required=True, help="JSON: components, train_images, max_iter")
-    p.add_argument("--csv", required=True)
+    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
+    p.add_argument(
+        "--nmf",
+        type=JsonText(schema="/properties/lass/properties/nmf"),
+        required=True,
+        help="JSON: components, train_images, max_iter",
+    )
+    p.add_argument("--csv", type=OutFile(), required=True)
 
     p = step(sub, "timing", _timing, "Seconds per separation (sampling, selection, refinement), repeated")
     _common(p, models=True, mixtures=True)
-    p.add_argument("--repeats", type=int, required=True)
-    p.add_argument("--sampler", required=True)
-    p.add_argument("--refine", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--repeats", type=Int(1, 10**5), required=True)
+    p.add_argument("--sampler", type=JsonText(schema="/$defs/lass_sampler"), required=True)
+    p.add_argument("--refine", type=JsonText(schema="/$defs/lass_refine"), required=True)
+    p.add_argument("--out", type=OutFile(), required=True)
 
 
 def _register_report(sub, step) -> None:
     p = step(sub, "report", _report, "Tables 5.1-5.4 (our values) and Figure 5.3")
-    p.add_argument("--likelihood-meta", required=True)
-    p.add_argument("--test-csv", required=True)
-    p.add_argument("--test-sampler", required=True, help="the test run's sampler name")
-    p.add_argument("--baselines-csv", required=True)
-    p.add_argument("--sampler-csv", action="append", default=[], help="NAME=CSV (Table 5.3), repeated")
-    p.add_argument("--sampler-names", required=True, help="JSON {NAME: row label}")
-    p.add_argument("--timing", required=True)
-    p.add_argument("--estimates", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--figure", required=True)
-    p.add_argument("--celeba-likelihood-meta", help="CelebA likelihood statistics (thesis scale)")
-    p.add_argument("--celeba-summary", help="CelebA separation summary with FID (thesis scale)")
+    p.add_argument("--likelihood-meta", type=InFile("json"), required=True)
+    p.add_argument("--test-csv", type=InFile("csv", ("psnr", "psnr_unrefined")), required=True)
+    p.add_argument("--test-sampler", type=NAME, required=True, help="the test run's sampler name")
+    p.add_argument("--baselines-csv", type=InFile("csv", ("average_psnr", "nmf_psnr")), required=True)
+    p.add_argument(
+        "--sampler-csv",
+        type=Text(r"[A-Za-z0-9_.-]+=.+", 4096, "NAME=CSV"),
+        action="append",
+        default=[],
+        help="NAME=CSV (Table 5.3), repeated",
+    )
+    p.add_argument(
+        "--sampler-names", type=JsonText(own_schema=LABELS), required=True, help="JSON {NAME: row label}"
+    )
+    p.add_argument("--timing", type=InFile("json"), required=True)
+    p.add_argument("--estimates", type=InFile("npz"), required=True)
+    p.add_argument("--out-dir", type=IntoDir(), required=True)
+    p.add_argument("--figure", type=OutFile(), required=True)
+    p.add_argument(
+        "--celeba-likelihood-meta", type=InFile("json"), help="CelebA likelihood statistics (thesis scale)"
+    )
+    p.add_argument(
+        "--celeba-summary", type=InFile("json"), help="CelebA separation summary with FID (thesis scale)"
+    )
+
+
+LABELS = json.dumps({"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}})
 
 
 def argparse_suppress():

@@ -141,6 +141,10 @@ def load_split(path: str | os.PathLike, split: str) -> np.ndarray:
             images = data[f"{split}_images"]
     except (OSError, KeyError, ValueError) as err:
         raise HarnessError(f"{path}: not a prepared image file ({err})") from None
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) == 0:
+        raise HarnessError(
+            f"{path}: {split}_images is {images.dtype} {images.shape}, not uint8 [n, h, w(, c)] images"
+        )
     images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
     return images.astype(np.float32) / 255.0
 

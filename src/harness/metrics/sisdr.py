@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from harness.core.errors import HarnessError
+
 EPS = 1e-8
 SILENCE_THRESHOLD = 1.5e-5  # MSDM's is_silent: ||x||_2 / n_samples below this
 CHUNK_SECONDS = 4.0  # MSDM protocol: 4 s chunks
@@ -75,6 +77,11 @@ def msdm_chunk_scores(
         raise ValueError(f"references {tuple(ref.shape)} and estimates {tuple(est.shape)} differ in shape")
     mixture = ref.sum(0, keepdim=True).expand_as(ref)
     chunk, hop = round(chunk_seconds * sample_rate), round(hop_seconds * sample_rate)
+    if chunk < 1 or hop < 1 or hop > chunk:
+        raise HarnessError(
+            f"chunks of {chunk_seconds} s with a {hop_seconds} s hop at {sample_rate} Hz: "
+            "both must be at least one sample, and the hop at most the chunk"
+        )
     rows = []
     for start, end in chunk_bounds(ref.shape[-1], chunk, hop):
         active = sum(

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+from harness.core.args import SEED, THREADS, InFile, Int, JsonText, OutFile, StateFile, Text
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG
 from harness.core.seeds import derive_seed
+from harness.odeen.language import UNIVERSE_SIZE
+
+RULES_TSV = InFile("tsv", ("rule", "kind", "n_tokens", "n_positive", "label_class"))
 
 
 def _universe(args):
@@ -38,9 +42,7 @@ def _summary(args):
     from harness.odeen import data
 
     table = data.read_rules_tsv(args.rules)
-    from harness.odeen.language import UNIVERSE_SIZE
-
-    metrics, hist = data.summarise(table, args.n_structures or UNIVERSE_SIZE, bins=args.bins)
+    metrics, hist = data.summarise(table, args.n_structures, bins=args.bins)
     data.write_summary(metrics, hist, args.metrics, args.plot)
     if args.figure:
         data.plot_positive_rates(hist, args.figure)
@@ -74,6 +76,15 @@ def _rules_info(tags_path: str, rules_path: str):
     return rules, packed, classes, np.array([r["n_positive"] for r in table])
 
 
+def _known(names: list[str], rules: list[str], path: str) -> None:
+    """Every rule a split names must be a rule of the tag matrix."""
+    unknown = sorted(set(names) - set(rules))
+    if unknown:
+        raise HarnessError(
+            f"{path}: {len(unknown)} rules are not in the tag matrix, e.g. {unknown[0][:80]!r}"
+        )
+
+
 def _split(args):
     from harness.odeen.games import make_split, write_split
 
@@ -96,6 +107,11 @@ def _games(args):
 
     rules, packed, classes, _ = _rules_info(args.tags, args.rules)
     names = games.read_split(args.split)[args.which]
+    _known(names, rules, args.split)
+    if 2 * args.pairs > args.table_size:
+        raise HarnessError(
+            f"--pairs {args.pairs}: {2 * args.pairs} structures exceed --table-size {args.table_size}"
+        )
     seed = derive_seed(args.seed, "odeen", "games", args.which)
     ids, tables, labels = games.make_games(rules, names, packed, classes, args.table_size, args.pairs, seed)
     bad = [rules[r] for r, t in zip(ids, tables) if len(games.rivals_of_game(packed, classes, r, t))]
@@ -126,6 +142,7 @@ def _train_data(args):
     if str(args.n_rules) not in split["train"]:
         raise HarnessError(f"split has no {args.n_rules}-rule training set (has {', '.join(split['train'])})")
     names = split["train"][str(args.n_rules)]
+    _known(names, rules, args.split)
     index = {r: i for i, r in enumerate(rules)}
     seed = derive_seed(args.seed, "odeen", "train-data", args.n_rules, args.structures)
     data = games.training_data([index[r] for r in names], packed, args.structures, seed)
@@ -263,96 +280,145 @@ def register(sub, step) -> None:
 
 def _register_language(sub, step) -> None:
     p = step(sub, "universe", _universe, "write the 117,649 structures of U, one per line")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", type=OutFile(), required=True, metavar="FILE")
     p = step(sub, "tags", _tags, "label every structure with every rule (bit-packed .npz)")
-    p.add_argument("--universe", required=True, metavar="FILE", help="from `harness odeen universe`")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--universe", type=InFile("text"), required=True, metavar="FILE", help="from `harness odeen universe`"
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="FILE")
     p = step(sub, "rules", _rules, "write every rule as TSV: rule, kind, n_tokens, n_positive, label_class")
-    p.add_argument("--tags", metavar="FILE", help="tag matrix to read (computed afresh if omitted)")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--tags", type=InFile("npz"), metavar="FILE", help="tag matrix to read (computed afresh if omitted)"
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="FILE")
     p = step(sub, "summary", _summary, "language statistics (metrics JSON) and positive-rate histogram (CSV)")
-    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-    p.add_argument("--n-structures", type=int, help="size of U (default: all 7**6 structures)")
-    p.add_argument("--bins", type=int, required=True)
-    p.add_argument("--metrics", required=True, metavar="JSON")
-    p.add_argument("--plot", required=True, metavar="CSV")
-    p.add_argument("--figure", metavar="PNG", help="also draw the histogram")
+    p.add_argument("--rules", type=RULES_TSV, required=True, metavar="TSV", help="from `harness odeen rules`")
+    p.add_argument(
+        "--n-structures",
+        type=Int(1, UNIVERSE_SIZE),
+        default=UNIVERSE_SIZE,
+        help="size of the universe the counts are of (default: all 7**6 structures)",
+    )
+    p.add_argument("--bins", type=Int(1, 10_000), required=True)
+    p.add_argument("--metrics", type=OutFile(), required=True, metavar="JSON")
+    p.add_argument("--plot", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--figure", type=OutFile(), metavar="PNG", help="also draw the histogram")
     p = step(sub, "label", _label, "print the label RULE gives each STRUCTURE (e.g. 'b.aA.V')")
-    p.add_argument("rule")
-    p.add_argument("structures", nargs="+", metavar="STRUCTURE")
+    p.add_argument("rule", type=Text(max_chars=500, what="a rule"))
+    p.add_argument("structures", type=Text(max_chars=100, what="a structure"), nargs="+", metavar="STRUCTURE")
 
 
 def _tags_and_rules(p) -> None:
-    p.add_argument("--tags", required=True, metavar="NPZ", help="from `harness odeen tags`")
-    p.add_argument("--rules", required=True, metavar="TSV", help="from `harness odeen rules`")
-    p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
+    p.add_argument(
+        "--tags", type=InFile("npz"), required=True, metavar="NPZ", help="from `harness odeen tags`"
+    )
+    p.add_argument("--rules", type=RULES_TSV, required=True, metavar="TSV", help="from `harness odeen rules`")
+    p.add_argument("--seed", type=SEED, required=True, help="master seed (config `seed`)")
 
 
 def _register_games(sub, step) -> None:
     p = step(sub, "split", _split, "training rule sets, validation and test rules (JSON)")
     _tags_and_rules(p)
-    p.add_argument("--train-sizes", nargs="+", required=True, help="e.g. 1438 500 or [1438,500]")
-    p.add_argument("--valid", type=int, required=True)
-    p.add_argument("--test", type=int, required=True)
-    p.add_argument("--test-exactly-two", type=int, required=True, help="test rules with 'exactly 2'")
-    p.add_argument("--out", required=True, metavar="JSON")
+    p.add_argument(
+        "--train-sizes", type=Text(r"[\s\d,\[\]]+", 200, "rule counts"), nargs="+", required=True,
+        help="e.g. 1438 500 or [1438,500]",
+    )  # fmt: skip
+    p.add_argument("--valid", type=Int(1, UNIVERSE_SIZE), required=True)
+    p.add_argument("--test", type=Int(1, UNIVERSE_SIZE), required=True)
+    p.add_argument(
+        "--test-exactly-two",
+        type=Int(0, UNIVERSE_SIZE),
+        required=True,
+        help="of --test, rules with 'exactly 2'",
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="JSON")
     p = step(sub, "games", _games, "unique 32-structure games of the validation or test rules (.npz)")
     _tags_and_rules(p)
-    p.add_argument("--split", required=True, metavar="JSON")
+    p.add_argument("--split", type=InFile("json"), required=True, metavar="JSON")
     p.add_argument("--which", required=True, choices=["valid", "test"])
-    p.add_argument("--table-size", type=int, required=True)
-    p.add_argument("--pairs", type=int, required=True, help="near-identical pairs opening each table")
-    p.add_argument("--eval-structures", type=int, required=True, help="ell: structures scored per game")
-    p.add_argument("--out", required=True, metavar="NPZ")
+    p.add_argument("--table-size", type=Int(2, 1024), required=True)
+    p.add_argument("--pairs", type=Int(0, 512), required=True, help="near-identical pairs opening each table")
+    p.add_argument(
+        "--eval-structures", type=Int(1, UNIVERSE_SIZE), required=True, help="ell: structures scored per game"
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="NPZ")
     p = step(sub, "train-data", _train_data, "m labelled structures per training rule (.npz)")
     _tags_and_rules(p)
-    p.add_argument("--split", required=True, metavar="JSON")
-    p.add_argument("--n-rules", type=int, required=True)
-    p.add_argument("--structures", type=int, required=True, help="m: labelled structures per rule")
-    p.add_argument("--out", required=True, metavar="NPZ")
+    p.add_argument("--split", type=InFile("json"), required=True, metavar="JSON")
+    p.add_argument("--n-rules", type=Int(1, UNIVERSE_SIZE), required=True)
+    p.add_argument(
+        "--structures", type=Int(1, UNIVERSE_SIZE), required=True, help="m: labelled structures per rule"
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="NPZ")
 
 
 def _runtime(p) -> None:
-    p.add_argument("--seed", type=int, required=True, help="master seed (config `seed`)")
+    p.add_argument("--seed", type=SEED, required=True, help="master seed (config `seed`)")
     p.add_argument("--device", choices=["cpu", "cuda"], required=True)
-    p.add_argument("--threads", type=int, required=True, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=THREADS, required=True, help="torch CPU threads (0: torch's default)")
 
 
 def _register_models(sub, step) -> None:
     p = step(sub, "train", _train, "train an Odeen model; resumes from its checkpoint after a kill")
     p.add_argument("--kind", required=True, choices=["interpreter", "cg", "emp_r", "emp_c"])
-    p.add_argument("--data", required=True, metavar="NPZ", help="from `harness odeen train-data`")
-    p.add_argument("--valid", metavar="NPZ", help="validation games (from `harness odeen games`)")
-    p.add_argument("--hparams", required=True, metavar="JSON", help="the config's odeen.<model> entry")
     p.add_argument(
-        "--table-size", type=int, required=True, help="structures per training table (odeen.table_size)"
+        "--data", type=InFile("npz"), required=True, metavar="NPZ", help="from `harness odeen train-data`"
+    )
+    p.add_argument(
+        "--valid", type=InFile("npz"), metavar="NPZ", help="validation games (from `harness odeen games`)"
+    )
+    p.add_argument(
+        "--hparams",
+        type=JsonText(schema="/$defs/odeen_model"),
+        required=True,
+        metavar="JSON",
+        help="the config's odeen.<model> entry",
+    )
+    p.add_argument(
+        "--table-size",
+        type=Int(2, 1024),
+        required=True,
+        help="structures per training table (odeen.table_size)",
     )
     _runtime(p)
-    p.add_argument("--out", required=True, metavar="PT")
-    p.add_argument("--checkpoint", metavar="FILE", help="resumable state (default: OUT.ckpt)")
-    p.add_argument("--history", metavar="CSV", help="loss curve")
-    p.add_argument("--summary", metavar="JSON", help="training time, parameters, versions")
-    p.add_argument("--stop-after", type=int, metavar="STEPS", help="stop early as a preemption would")
+    p.add_argument("--out", type=OutFile(), required=True, metavar="PT")
+    p.add_argument(
+        "--checkpoint", type=StateFile(), metavar="FILE", help="resumable state (default: OUT.ckpt)"
+    )
+    p.add_argument("--history", type=OutFile(), metavar="CSV", help="loss curve")
+    p.add_argument("--summary", type=OutFile(), metavar="JSON", help="training time, parameters, versions")
+    p.add_argument(
+        "--stop-after", type=Int(1, 10**9), metavar="STEPS", help="stop early as a preemption would"
+    )
     p = step(sub, "evaluate", _evaluate, "NRS, T-Acc, R-Acc of a CRN or an empiricist on the test games")
     p.add_argument("--model", required=True, choices=["crn", "emp_r", "emp_c"])
-    p.add_argument("--interpreter", metavar="PT")
-    p.add_argument("--cg", metavar="PT")
-    p.add_argument("--empiricist", metavar="PT")
-    p.add_argument("--beams", type=int, help="t: conjectures per game (the CRN only)")
+    p.add_argument("--interpreter", type=InFile("pt"), metavar="PT")
+    p.add_argument("--cg", type=InFile("pt"), metavar="PT")
+    p.add_argument("--empiricist", type=InFile("pt"), metavar="PT")
+    p.add_argument("--beams", type=Int(1, 4096), help="t: conjectures per game (the CRN only)")
     _tags_and_rules(p)
-    p.add_argument("--games", required=True, metavar="NPZ")
-    p.add_argument("--limit", type=int, help="only the first N games")
+    p.add_argument("--games", type=InFile("npz"), required=True, metavar="NPZ")
+    p.add_argument("--limit", type=Int(1, 10**7), help="only the first N games")
     p.add_argument("--device", choices=["cpu", "cuda"], required=True)
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--out", required=True, metavar="JSON")
-    p.add_argument("--games-csv", metavar="CSV", help="per-game predictions")
+    p.add_argument("--threads", type=THREADS, required=True)
+    p.add_argument("--out", type=OutFile(), required=True, metavar="JSON")
+    p.add_argument("--games-csv", type=OutFile(), metavar="CSV", help="per-game predictions")
     p = step(sub, "report", _report, "Tables 3.1, 3.2, section 3.5 results and Figure 3.6 from evaluations")
-    p.add_argument("--crn", nargs="+", required=True, metavar="JSON", help="crn_<n>x<m>.json, every regime")
-    p.add_argument("--main-crn", required=True, metavar="JSON", help="the Table 3.1 regime")
-    p.add_argument("--emp-c", required=True, metavar="JSON")
-    p.add_argument("--emp-r", required=True, metavar="JSON")
+    p.add_argument(
+        "--crn",
+        type=InFile("json"),
+        nargs="+",
+        required=True,
+        metavar="JSON",
+        help="crn_<n>x<m>.json, every regime",
+    )
+    p.add_argument(
+        "--main-crn", type=InFile("json"), required=True, metavar="JSON", help="the Table 3.1 regime"
+    )
+    p.add_argument("--emp-c", type=InFile("json"), required=True, metavar="JSON")
+    p.add_argument("--emp-r", type=InFile("json"), required=True, metavar="JSON")
     p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
     for name in ("table-3-1", "table-3-2", "exactly-two", "strict"):
-        p.add_argument(f"--{name}", required=True, metavar="CSV")
-    p.add_argument("--figure-3-6", required=True, metavar="PNG")
-    p.add_argument("--figure-exactly-two", required=True, metavar="PNG")
+        p.add_argument(f"--{name}", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--figure-3-6", type=OutFile(), required=True, metavar="PNG")
+    p.add_argument("--figure-exactly-two", type=OutFile(), required=True, metavar="PNG")

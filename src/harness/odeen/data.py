@@ -46,7 +46,15 @@ def read_universe(path: str) -> np.ndarray:
                 raise HarnessError(f"{path} line {lineno}: {err}") from None
     if not rows:
         raise HarnessError(f"universe file {path} is empty")
-    return np.stack(rows)
+    structures = np.stack(rows)
+    # U is every structure once, in canonical order: a subset would make every count and rate
+    # downstream describe another language while the tables call it U
+    if len(structures) != UNIVERSE_SIZE or not np.array_equal(structures, universe()):
+        raise HarnessError(
+            f"universe file {path} holds {len(structures)} structures, not the {UNIVERSE_SIZE} of U "
+            "in canonical order (write it with `harness odeen universe`)"
+        )
+    return structures
 
 
 def write_tags(path: str, structures: np.ndarray) -> None:
@@ -113,19 +121,29 @@ def read_rules_tsv(path: str) -> list[dict]:
         reader = csv.DictReader(fh, delimiter="\t")
         if tuple(reader.fieldnames or ()) != RULES_TSV_COLUMNS:
             raise HarnessError(f"{path}: columns {reader.fieldnames} are not {list(RULES_TSV_COLUMNS)}")
-        return [
-            dict(
-                r,
-                n_tokens=int(r["n_tokens"]),
-                n_positive=int(r["n_positive"]),
-                label_class=int(r["label_class"]),
-            )
-            for r in reader
-        ]
+        table = []
+        for line, r in enumerate(reader, 2):
+            try:
+                counts = {k: int(r[k]) for k in ("n_tokens", "n_positive", "label_class")}
+            except (TypeError, ValueError):
+                raise HarnessError(
+                    f"{path} line {line}: n_tokens, n_positive, label_class must be whole numbers"
+                ) from None
+            if min(counts.values()) < 0 or counts["n_positive"] > UNIVERSE_SIZE:
+                raise HarnessError(f"{path} line {line}: counts out of range ({counts})")
+            table.append(dict(r, **counts))
+    if not table:
+        raise HarnessError(f"rules table {path} lists no rules")
+    return table
 
 
 def summarise(table: list[dict], n_structures: int, bins: int) -> tuple[dict, list[dict]]:
     """Language statistics (DVC metrics) and the positive-rate histogram per kind (DVC plot)."""
+    largest = max(r["n_positive"] for r in table)
+    if largest > n_structures:
+        raise HarnessError(
+            f"a rule labels {largest} structures positive, more than --n-structures {n_structures}"
+        )
     kinds = Counter(r["kind"] for r in table)
     metrics = {
         "n_structures": n_structures,

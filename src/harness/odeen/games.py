@@ -26,6 +26,7 @@ import numpy as np
 
 from harness.core.atomic import write_bytes_with, write_text
 from harness.core.errors import HarnessError
+from harness.core.inputs import STRINGS, read_json
 from harness.core.logs import LOG, progress
 from harness.odeen.language import N_SLOTS, SYMBOLS, UNIVERSE_SIZE, parse_rule
 
@@ -61,6 +62,17 @@ def make_split(
     seed: int,
 ) -> dict:
     """Training rule sets (nested, smallest first), validation and test rules, as rule strings."""
+    if not train_sizes or min(train_sizes) < 1 or len(set(train_sizes)) != len(train_sizes):
+        raise HarnessError(f"odeen split: training set sizes {train_sizes} must be distinct and positive")
+    if not 0 <= n_test_exactly_two <= n_test:
+        raise HarnessError(
+            f"odeen split: {n_test_exactly_two} test rules with 'exactly 2' cannot be part of {n_test} test rules"
+        )
+    if max(train_sizes) + n_valid + n_test > len(rules):
+        raise HarnessError(
+            f"odeen split: {max(train_sizes)} training + {n_valid} validation + {n_test} test rules "
+            f"exceed the {len(rules)} rules"
+        )
     rng = np.random.default_rng(seed)
     held = held_out_classes(rules, classes)
     candidates = [i for i, c in enumerate(classes) if int(c) not in held]
@@ -80,7 +92,9 @@ def make_split(
     train_sets = {}
     for size in sizes:
         while len(chosen) < size:
-            chosen.append(next(rest))
+            chosen.append(next(rest, None))
+            if chosen[-1] is None:
+                raise HarnessError(f"odeen split: fewer than {size} rules outside the held-out classes")
         train_sets[str(size)] = sorted(rules[i] for i in chosen)
     train_classes = {int(classes[i]) for i in chosen}
 
@@ -128,17 +142,25 @@ def write_split(path: str, split: dict) -> None:
     )
 
 
+SPLIT_SCHEMA = {
+    "type": "object",
+    "required": ["train", "valid", "test"],
+    "properties": {
+        "train": {
+            "type": "object",
+            "minProperties": 1,
+            "patternProperties": {"^[1-9][0-9]*$": {**STRINGS, "minItems": 1}},
+            "additionalProperties": False,
+        },
+        "valid": {**STRINGS, "minItems": 1},
+        "test": {**STRINGS, "minItems": 1},
+    },
+}
+
+
 def read_split(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            split = json.load(fh)
-    except FileNotFoundError:
-        raise HarnessError(f"split file {path} does not exist (run `harness odeen split`)") from None
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"split file {path} is not valid JSON: {err}") from None
-    if not {"train", "valid", "test"} <= set(split):
-        raise HarnessError(f"split file {path} lacks train/valid/test")
-    return split
+    """A split written by ``harness odeen split`` (train sets by size, valid and test rules)."""
+    return read_json(path, SPLIT_SCHEMA, "split file")
 
 
 # ----------------------------------------------------------------------------- training data
@@ -286,6 +308,10 @@ def eval_structures(exclude: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` structures of U (sorted) that appear in no table of ``exclude``."""
     rng = np.random.default_rng(seed)
     allowed = np.setdiff1d(np.arange(UNIVERSE_SIZE), np.unique(exclude))
+    if n > len(allowed):
+        raise HarnessError(
+            f"odeen games: {n} evaluation structures asked, {len(allowed)} are outside the games"
+        )
     return np.sort(rng.choice(allowed, size=n, replace=False)).astype(np.int32)
 
 
@@ -298,11 +324,44 @@ def read_npz(path: str, keys: tuple[str, ...], what: str) -> dict[str, np.ndarra
 
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in keys}
+            arrays = {k: z[k] for k in keys}
     except FileNotFoundError:
         raise HarnessError(f"{what} {path} does not exist") from None
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
-        raise HarnessError(f"{what} {path} is corrupt or lacks {keys}: {err}") from None
+        raise HarnessError(f"{what} {path} is corrupt or lacks {keys}: {str(err)[:120]}") from None
+    _check_arrays(arrays, f"{what} {path}")
+    return arrays
+
+
+# the shape of each array of a games / training-data file: (ndim, integer?, value range)
+_ARRAY_SHAPES = {
+    "rules": (1, False, None),
+    "rule_ids": (1, True, (0, None)),
+    "tables": (2, True, (0, UNIVERSE_SIZE - 1)),
+    "structures": (2, True, (0, UNIVERSE_SIZE - 1)),
+    "labels": (2, True, (0, 1)),
+    "eval_structures": (1, True, (0, UNIVERSE_SIZE - 1)),
+}
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], what: str) -> None:
+    """One line when an array has the wrong rank, type or values, or the rows disagree."""
+    for key, a in arrays.items():
+        ndim, integer, bounds = _ARRAY_SHAPES[key]
+        if a.ndim != ndim or a.size == 0:
+            raise HarnessError(f"{what}: {key} has shape {a.shape}, expected {ndim} non-empty dimension(s)")
+        if integer and not np.issubdtype(a.dtype, np.integer):
+            raise HarnessError(f"{what}: {key} holds {a.dtype}, expected integers")
+        if not integer and a.dtype.kind != "U":
+            raise HarnessError(f"{what}: {key} holds {a.dtype}, expected strings")
+        if bounds and (a.min() < bounds[0] or (bounds[1] is not None and a.max() > bounds[1])):
+            raise HarnessError(f"{what}: {key} has values outside {bounds[0]}..{bounds[1]}")
+    rows = {k: len(arrays[k]) for k in ("rules", "rule_ids", "tables", "structures", "labels") if k in arrays}
+    if len(set(rows.values())) > 1:
+        raise HarnessError(f"{what}: arrays disagree on the number of rules {rows}")
+    grid = [arrays[k].shape for k in ("tables", "structures", "labels") if k in arrays]
+    if len(set(grid)) > 1:
+        raise HarnessError(f"{what}: tables and labels differ in shape {grid}")
 
 
 def structures_array(idx: np.ndarray) -> np.ndarray:

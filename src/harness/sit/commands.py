@@ -4,9 +4,29 @@ from __future__ import annotations
 
 import json
 
+from harness.core.args import NAME, SEED, THREADS, InFile, Int, JsonText, OutFile, Text
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG
 from harness.core.seeds import derive_seed
+
+# a URL template may use only these fields; any other {field} is refused on the command line
+URL_TEMPLATE = Text(
+    r"(https?|file)://(?:[^{}]|\{revision\}|\{subtask\})+",
+    2000,
+    "an http(s)/file URL using only {revision} and {subtask}",
+)
+SCORE_COLUMNS = ("model", "subtask", "group", "correct")
+META_SCHEMA = {  # what `harness sit evaluate` writes to --meta and the report reads
+    "type": "object",
+    "required": ["id", "name", "row", "parameters", "examples"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "name": {"type": "string"},
+        "row": {"type": "string"},
+        "parameters": {"type": "integer", "minimum": 0},
+        "examples": {"type": "integer", "minimum": 1},
+    },
+}
 
 
 def _generate(args):
@@ -18,21 +38,33 @@ def _generate(args):
 
 
 def _fetch(args):
+    import os
     import re
+    from pathlib import Path
 
+    from harness.core.atomic import atomic_path
     from harness.core.download import download
+    from harness.sit.evaluate import read_task
 
     if not re.fullmatch(r"[0-9a-f]{40}", args.revision):
         LOG.warning("revision %r is not a commit hash: the files are not pinned", args.revision)
     url = args.url.format(revision=args.revision, subtask=args.subtask)
-    got = download(url, args.out, args.sha256 or None)
+    # the transfer resumes in a hidden file beside --out, which appears only once the file is a
+    # BIG-bench task: a file that fails the checksum or the format is never left as --out
+    out = Path(args.out)
+    staging = out.with_name(f".{out.name}.download")
+    try:
+        got = download(url, staging, args.sha256 or None)
+        read_task(str(staging))
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    with atomic_path(out) as tmp:
+        os.replace(staging, tmp)
     if not args.sha256:
         LOG.warning(
             "no sha256 configured for %s: got %s (record it in the config to verify later runs)", url, got
         )
-    from harness.sit.evaluate import read_task
-
-    read_task(args.out)  # a BIG-bench JSON task, or stop here
 
 
 def _solve(args):
@@ -47,12 +79,16 @@ def _solve(args):
 
 
 def _spec(args):
-    from harness.core.config import json_arg
+    from harness.core.config import config_subschema, json_arg
+    from harness.core.inputs import json_value
     from harness.sit.scorers import ModelSpec
 
     spec = json_arg(args.spec, "--spec")
     if not isinstance(spec, dict) or not spec:
         raise HarnessError(f"model {args.model!r} needs --spec, its sit.models entry (a JSON mapping)")
+    json_value(
+        args.spec, config_subschema("/properties/sit/properties/models/additionalProperties"), "--spec"
+    )
     try:
         return ModelSpec(id=args.model, **spec)
     except TypeError as err:
@@ -87,22 +123,26 @@ def _evaluate(args):
 
 
 def _report(args):
+    from harness.core.inputs import read_json
     from harness.sit.evaluate import read_rows, write_rows
     from harness.sit.report import COLUMNS, accuracy_table, plot_accuracy_vs_parameters, table_4_3_rows
     from harness.tables.ours import write_ours_csv
 
-    runs = []
-    for scores, meta in zip(args.scores, args.meta):
-        with open(meta, encoding="utf-8") as fh:
-            runs.append((json.load(fh), read_rows(scores)))
+    if len(args.scores) != len(args.meta):
+        raise HarnessError(
+            f"{len(args.scores)} --scores files but {len(args.meta)} --meta files: give one of each per model"
+        )
+    runs = [
+        (read_json(meta, META_SCHEMA, "meta file"), read_rows(scores))
+        for scores, meta in zip(args.scores, args.meta)
+    ]
+    ids = [meta["id"] for meta, _ in runs]
+    if len(set(ids)) != len(ids):
+        raise HarnessError(f"--meta files name a model twice ({', '.join(ids)})")
     acc = accuracy_table(runs)
     write_rows(args.accuracy, acc, columns=("model", "name", "subtask", "group", "accuracy", "examples"))
     write_ours_csv(args.table, table_4_3_rows(acc, runs, COLUMNS))
     plot_accuracy_vs_parameters(runs, acc, args.figure, args.scale)
-
-
-def _optional_int(text: str) -> int | None:
-    return None if text.lower() in ("none", "null", "") else int(text)
 
 
 def register(sub, step) -> None:
@@ -110,37 +150,59 @@ def register(sub, step) -> None:
 
     p = step(sub, "generate", _generate, "a generated sub-task in the BIG-bench JSON format")
     p.add_argument("--subtask", required=True, choices=SUBTASKS)
-    p.add_argument("--per-group", type=int, required=True, help="examples per sentence group (BIG-bench: 66)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, metavar="JSON")
+    p.add_argument(
+        "--per-group", type=Int(1, 100_000), required=True, help="examples per sentence group (BIG-bench: 66)"
+    )
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--out", type=OutFile(), required=True, metavar="JSON")
     p = step(sub, "fetch", _fetch, "download an official BIG-bench sub-task at a pinned revision")
     p.add_argument("--subtask", required=True, choices=SUBTASKS)
-    p.add_argument("--url", required=True, help="template with {revision} and {subtask}")
-    p.add_argument("--revision", required=True)
-    p.add_argument("--sha256", default="", help="expected checksum (empty: record the one received)")
-    p.add_argument("--out", required=True, metavar="JSON")
-    p = step(sub, "solve", _solve, "solve TASK.json symbolically: one line per example, then 'accuracy: K/N'")
-    p.add_argument("task", metavar="TASK.json")
-    p = step(sub, "evaluate", _evaluate, "per-example accuracy of a model, the solver or random choice")
-    p.add_argument("--model", required=True, help="solver, random, or an id of the config's sit.models")
     p.add_argument(
-        "--spec", default="{}", metavar="JSON", help="the model's sit.models entry (not for solver, random)"
+        "--url",
+        type=URL_TEMPLATE,
+        required=True,
+        help="http(s) or file URL; may use {revision} and {subtask}",
     )
-    p.add_argument("--tasks", nargs="+", required=True, metavar="JSON", help="<subtask>.json files")
+    p.add_argument("--revision", type=NAME, required=True)
     p.add_argument(
-        "--per-group", type=_optional_int, help="language models: examples per group and sub-task (None: all)"
+        "--sha256",
+        type=Text(r"(|[0-9a-f]{64})", 64, "a sha256 hex digest"),
+        default="",
+        help="expected checksum (empty: record the one received)",
+    )
+    p.add_argument("--out", type=OutFile(), required=True, metavar="JSON")
+    p = step(sub, "solve", _solve, "solve TASK.json symbolically: one line per example, then 'accuracy: K/N'")
+    p.add_argument("task", type=InFile("json"), metavar="TASK.json")
+    p = step(sub, "evaluate", _evaluate, "per-example accuracy of a model, the solver or random choice")
+    p.add_argument(
+        "--model", type=NAME, required=True, help="solver, random, or an id of the config's sit.models"
+    )
+    p.add_argument(
+        "--spec",
+        type=JsonText(),
+        default="{}",
+        metavar="JSON",
+        help="the model's sit.models entry (not for solver, random)",
+    )
+    p.add_argument(
+        "--tasks", type=InFile("json"), nargs="+", required=True, metavar="JSON", help="<subtask>.json files"
+    )
+    p.add_argument(
+        "--per-group",
+        type=Int(1, 100_000, none_ok=True),
+        help="language models: examples per group and sub-task (None: all)",
     )
     p.add_argument("--device", choices=["cpu", "cuda"], required=True)
-    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--threads", type=THREADS, required=True)
     p.add_argument(
-        "--seed", type=int, required=True, help="recorded with the result (scoring is deterministic)"
+        "--seed", type=SEED, required=True, help="recorded with the result (scoring is deterministic)"
     )
-    p.add_argument("--out", required=True, metavar="CSV")
-    p.add_argument("--meta", required=True, metavar="JSON", help="name, parameters, seconds")
+    p.add_argument("--out", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--meta", type=OutFile(), required=True, metavar="JSON", help="name, parameters, seconds")
     p = step(sub, "report", _report, "Table 4.3, per-group accuracies and Figure 4.2")
-    p.add_argument("--scores", nargs="+", required=True, metavar="CSV")
-    p.add_argument("--meta", nargs="+", required=True, metavar="JSON")
+    p.add_argument("--scores", type=InFile("csv", SCORE_COLUMNS), nargs="+", required=True, metavar="CSV")
+    p.add_argument("--meta", type=InFile("json"), nargs="+", required=True, metavar="JSON")
     p.add_argument("--scale", required=True, choices=["embedded", "thesis"])
-    p.add_argument("--table", required=True, metavar="CSV")
-    p.add_argument("--accuracy", required=True, metavar="CSV")
-    p.add_argument("--figure", required=True, metavar="PNG")
+    p.add_argument("--table", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--accuracy", type=OutFile(), required=True, metavar="CSV")
+    p.add_argument("--figure", type=OutFile(), required=True, metavar="PNG")

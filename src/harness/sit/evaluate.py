@@ -5,31 +5,45 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 
 from harness.core.atomic import write_text
 from harness.core.errors import HarnessError
+from harness.core.inputs import read_json
 from harness.core.logs import progress
 from harness.sit.solver import Legend, SolverError, parse_sentence, solve_example
 
 EXAMPLE_COLUMNS = ("model", "subtask", "index", "group", "correct", "predicted")
 
 
+TASK_SCHEMA = {  # the part of the BIG-bench JSON task format the steps read
+    "type": "object",
+    "required": ["examples"],
+    "properties": {
+        "task_prefix": {"type": "string"},
+        "examples": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["input", "target_scores"],
+                "properties": {
+                    "input": {"type": "string"},
+                    "target_scores": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": {"type": "number"},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 def read_task(path: str) -> dict:
-    if not os.path.exists(path):
-        raise HarnessError(f"task file {path} does not exist")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            task = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"task file {path} is not valid JSON: {err}") from None
-    if not isinstance(task, dict) or not isinstance(task.get("examples"), list):
-        raise HarnessError(f"task file {path} has no 'examples' list (not a BIG-bench JSON task)")
-    for i, ex in enumerate(task["examples"]):
-        if "input" not in ex or not isinstance(ex.get("target_scores"), dict) or not ex["target_scores"]:
-            raise HarnessError(f"task file {path}: example {i} lacks 'input' or 'target_scores'")
-    return task
+    """A BIG-bench JSON task: its examples, each an input and scored answers."""
+    return read_json(path, TASK_SCHEMA, "task file")
 
 
 def group_of(text: str, answer: str) -> str:
@@ -96,7 +110,13 @@ def read_rows(path: str) -> list[dict]:
     if not os.path.exists(path):
         raise HarnessError(f"scores file {path} does not exist")
     with open(path, encoding="utf-8", newline="") as fh:
-        return [dict(r, correct=float(r["correct"])) for r in csv.DictReader(fh)]
+        rows = list(csv.DictReader(fh))
+    for line, row in enumerate(rows, 2):
+        if row.get("correct") not in ("0", "1", "0.0", "1.0"):
+            raise HarnessError(
+                f"scores file {path} line {line}: correct must be 0 or 1, got {row.get('correct')!r:.40}"
+            )
+    return [dict(r, correct=float(r["correct"])) for r in rows]
 
 
 def read_tasks(paths: list[str]) -> dict[str, dict]:

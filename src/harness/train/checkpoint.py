@@ -39,7 +39,7 @@ def save_checkpoint(
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "history": history,
     }
-    with atomic_path(path) as tmp:
+    with atomic_path(path, immediate=True) as tmp:  # resumable now, not when the step ends
         torch.save(state, tmp)
 
 
@@ -52,9 +52,15 @@ def load_checkpoint(path: str, model, optimizer, rng: np.random.Generator, tag: 
         return 0, []
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a torn or foreign file: start afresh rather than crash
-        LOG.warning("checkpoint %s unreadable (%s): starting from step 0", path, err)
-        return 0, []
+    except Exception as err:  # writes are atomic, so this is not our checkpoint: never overwrite it
+        raise HarnessError(
+            f"checkpoint {path} is not a checkpoint this step wrote ({type(err).__name__}); "
+            "remove it or give another --checkpoint"
+        ) from None
+    if not isinstance(state, dict) or "tag" not in state:
+        raise HarnessError(
+            f"checkpoint {path} is not a checkpoint this step wrote; remove it or give another"
+        )
     if state.get("tag") != tag:
         LOG.warning("checkpoint %s is from other settings: starting from step 0", path)
         return 0, []

@@ -11,7 +11,6 @@ Histories hold steps, losses and validation numbers only: wall-clock seconds go 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.core.atomic import write_text
+from harness.core.atomic import remove_when_done, write_text
 from harness.core.logs import LOG, progress
 from harness.core.rows import write_rows_csv
 from harness.train.checkpoint import load_checkpoint, save_checkpoint
@@ -101,5 +100,4 @@ def finish_run(
         write_rows_csv(history_csv, history, columns)
     if meta_json:
         write_text(meta_json, json.dumps(meta, indent=1) + "\n")
-    if os.path.exists(checkpoint):
-        os.unlink(checkpoint)
+    remove_when_done(checkpoint)
