@@ -1,6 +1,7 @@
 """Tables registry and builder: thesis values beside ours, in CSV, Markdown and LaTeX."""
 
 import csv
+import re
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_build_pending_table(tmp_path):
 
 def test_build_with_ours_and_extra_rows(tmp_path):
     ours = tmp_path / "ours.csv"
-    ours.write_text("row,column,ours\nCRN,NRS,12.5%\nSmall CRN (ours only),NRS,3.0%\n")
+    ours.write_text("row,column,ours,only_ours\nCRN,NRS,12.5%,\nSmall CRN (ours only),NRS,3.0%,1\n")
     rows = build_table("table_3_1", tmp_path, scale="thesis", ours=str(ours))
     by_cell = {(r["row"], r["column"]): r for r in rows}
     assert by_cell[("CRN", "NRS")]["ours"] == "12.5%" and by_cell[("CRN", "NRS")]["thesis"] == "77.7%"
@@ -78,6 +79,24 @@ def test_build_with_ours_and_extra_rows(tmp_path):
     tex = (tmp_path / "table_3_1.tex").read_text()
     assert r"77.7\% & 12.5\%" in tex and r"\begin{tabular}{lrrrrrr}" in tex
     assert "thesis scale" in tex
+
+
+@pytest.mark.parametrize(
+    "line, cause",
+    [
+        ("CRM,NRS,12.5%,", "'CRM' is not a row of the table"),  # a misspelled row
+        ("CRN,NSR,12.5%,", "'NSR' is not a column of the table"),  # a misspelled column
+        ("CRN,NSR,12.5%,1", "'NSR' is not a column of the table"),  # marking a row allows no column
+        ("CRN,NRS,12.5%,\nCRN,NRS,13%,", "cell ('CRN', 'NRS') given twice"),
+    ],
+)
+def test_build_refuses_a_cell_the_table_does_not_have(tmp_path, line, cause):
+    ours = tmp_path / "ours.csv"
+    ours.write_text(f"row,column,ours,only_ours\n{line}\n")
+    out = tmp_path / "out"
+    with pytest.raises(HarnessError, match=re.escape(cause)):
+        build_table("table_3_1", out, scale="embedded", ours=str(ours))
+    assert not out.exists()
 
 
 def test_markdown_escapes_pipes_in_cells(tmp_path):

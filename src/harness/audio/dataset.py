@@ -23,9 +23,45 @@ import numpy as np
 
 from harness.core.atomic import write_text
 from harness.core.errors import HarnessError
+from harness.core.inputs import read_json
 from harness.io.wav import read_wav, resample, to_mono
 
 SPLITS = ("train", "valid", "test")
+# a file of the dataset: relative, inside the folder (no absolute path, no "..")
+_FILE = {"type": "string", "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$)).+$"}
+MANIFEST_SCHEMA = {
+    "type": "object",
+    "required": ["name", "sample_rate", "stems", "tracks"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "sample_rate": {"type": "integer", "minimum": 1000, "maximum": 384000},
+        "stems": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1},
+        },
+        "tracks": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "split", "stems"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "split": {"enum": list(SPLITS)},
+                    "seconds": {"type": "number", "minimum": 0},
+                    "stems": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "anyOf": [_FILE, {"type": "array", "minItems": 1, "items": _FILE}]
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -57,14 +93,18 @@ class StemDataset:
         path = self.root / "manifest.json"
         if not path.is_file():
             raise HarnessError(f"{self.root}: not a dataset (no manifest.json); run its data rule first")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-            self.name = manifest["name"]
-            self.native_rate = int(manifest["sample_rate"])
-            self.stems = list(manifest["stems"])
-            self._tracks = {t["id"]: t for t in manifest["tracks"]}
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise HarnessError(f"{path}: corrupt manifest ({err})") from None
+        manifest = read_json(path, MANIFEST_SCHEMA, "manifest")
+        self.name = manifest["name"]
+        self.native_rate = int(manifest["sample_rate"])
+        self.stems = list(manifest["stems"])
+        self._tracks = {t["id"]: t for t in manifest["tracks"]}
+        if len(self._tracks) != len(manifest["tracks"]):
+            raise HarnessError(f"manifest {path}: a track id appears twice")
+        unknown = {s for t in manifest["tracks"] for s in t["stems"]} - set(self.stems)
+        if unknown:
+            raise HarnessError(
+                f"manifest {path}: tracks name stems not in its stem list ({sorted(unknown)[0]!r})"
+            )
         self.sample_rate = sample_rate or self.native_rate
 
     def tracks(self, split: str | None = None) -> list[str]:

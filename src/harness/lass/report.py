@@ -4,13 +4,13 @@ and ground truths), from the files the LASS rules wrote."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 
 import numpy as np
 
 from harness.core.errors import HarnessError
 from harness.core.figures import pyplot, save_figure
+from harness.core.inputs import read_json
 from harness.tables.ours import write_ours_csv
 
 
@@ -21,7 +21,13 @@ def _column(path: str, name: str) -> np.ndarray:
         rows = list(csv.DictReader(fh))
     if not rows or name not in rows[0]:
         raise HarnessError(f"{path}: no {name!r} column")
-    return np.asarray([float(r[name]) for r in rows])
+    try:
+        values = np.asarray([float(r[name]) for r in rows])
+    except (TypeError, ValueError):
+        raise HarnessError(f"{path}: column {name!r} holds a value that is not a number") from None
+    if not np.isfinite(values).all():
+        raise HarnessError(f"{path}: column {name!r} holds NaN or infinite values")
+    return values
 
 
 def mean_std(values: np.ndarray, unit: str = "", digits: int = 2) -> str:
@@ -29,11 +35,24 @@ def mean_std(values: np.ndarray, unit: str = "", digits: int = 2) -> str:
     return f"{np.mean(values):.{digits}f}{unit} ± {std:.{digits}f}{unit}"
 
 
-def _load_json(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise HarnessError(f"{path} not found")
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+_NUMBER = {"type": "number", "minimum": 0}
+# the JSON files the report reads: likelihood statistics, the timing run, a CelebA summary
+SCHEMAS = {
+    "likelihood": {"type": "object", "required": ["codes", "density_percent"],
+                   "properties": {"codes": {"type": "integer", "minimum": 2},
+                                  "density_percent": {"type": "number", "minimum": 0, "maximum": 100}}},
+    "timing": {"type": "object", "required": ["seconds", "sampler", "refine", "device", "threads"],
+               "properties": {"seconds": {"type": "array", "minItems": 1, "items": _NUMBER},
+                              "sampler": {"type": "object", "required": ["kind"]},
+                              "refine": {"type": "object", "required": ["steps"]},
+                              "device": {"type": "string"}, "threads": {"type": "integer", "minimum": 0}}},
+    "summary": {"type": "object", "required": ["mixtures", "fid", "average_fid"],
+                "properties": {"mixtures": {"type": "integer", "minimum": 1}, "fid": _NUMBER, "average_fid": _NUMBER}},
+}  # fmt: skip
+
+
+def _load_json(path: str, kind: str) -> dict:
+    return read_json(path, SCHEMAS[kind], f"{kind} file")
 
 
 def _timing_setting(timing: dict, runs: int) -> str:
@@ -60,13 +79,13 @@ def write_report(
     rows_5_1 = []
     for name, path in (("MNIST", likelihood_meta), ("CelebA", celeba_likelihood_meta)):
         if path:
-            meta = _load_json(path)
+            meta = _load_json(path, "likelihood")
             rows_5_1 += [
                 (name, "K", str(meta["codes"])),
                 (name, "Likelihood density", f"{meta['density_percent']:.2f} %"),
             ]
     write_ours_csv(os.path.join(out_dir, "table_5_1.csv"), rows_5_1)
-    celeba = _load_json(celeba_summary) if celeba_summary else None
+    celeba = _load_json(celeba_summary, "summary") if celeba_summary else None
     lass = _column(test_csv, "psnr")
     n = len(lass)
     write_ours_csv(
@@ -92,6 +111,7 @@ def write_report(
             if celeba
             else []
         ),  # fmt: skip
+        only_ours={"LASS (Ours), before refinement", "Test mixtures (ours)", "LASS sampler (ours)"},
     )
     rows = []
     for name, path in sampler_csvs.items():
@@ -99,7 +119,7 @@ def write_report(
             raise HarnessError(f"sampler {name!r} has no row label in --sampler-names")
         rows.append((sampler_names[name], "MNIST (PSNR)", mean_std(_column(path, "psnr"))))
     write_ours_csv(os.path.join(out_dir, "table_5_3.csv"), rows)
-    timing = _load_json(timing_json)
+    timing = _load_json(timing_json, "timing")
     seconds = np.asarray(timing["seconds"])
     write_ours_csv(
         os.path.join(out_dir, "table_5_4.csv"),
@@ -107,6 +127,7 @@ def write_report(
             ("MNIST / LASS (Ours)", "Time", mean_std(seconds, " s")),
             ("MNIST / LASS (Ours), setting", "Time", _timing_setting(timing, len(seconds))),
         ],
+        only_ours={"MNIST / LASS (Ours), setting"},
     )
     label = sampler_names.get(test_sampler, test_sampler)
     plot_separations(estimates, figure, f"LASS on MNIST test mixtures ({label}, L2 selection, refinement)")
@@ -116,8 +137,17 @@ def plot_separations(estimates: str, path: str, title: str, examples: int = 8) -
     """Figure 5.3: columns are examples; rows mixture, the two separations, the two sources."""
     if not os.path.isfile(estimates):
         raise HarnessError(f"{estimates} not found")
-    with np.load(estimates) as data:
-        e1, e2, x1, x2 = (data[k][:examples, 0] for k in ("estimate_1", "estimate_2", "source_1", "source_2"))
+    keys = ("estimate_1", "estimate_2", "source_1", "source_2")
+    try:
+        with np.load(estimates, allow_pickle=False) as data:
+            e1, e2, x1, x2 = (data[k] for k in keys)
+    except (OSError, KeyError, ValueError, EOFError) as err:
+        raise HarnessError(
+            f"{estimates}: not an estimates file with {', '.join(keys)} ({str(err)[:80]})"
+        ) from None
+    if not (e1.ndim == 4 and len(e1) and e1.shape == e2.shape == x1.shape == x2.shape):
+        raise HarnessError(f"{estimates}: estimates and sources must share one [n, c, h, w] shape")
+    e1, e2, x1, x2 = (a[:examples, 0] for a in (e1, e2, x1, x2))
     rows = [("mixture", (x1 + x2) / 2), ("LASS 1", e1), ("LASS 2", e2), ("source 1", x1), ("source 2", x2)]
     plt = pyplot()
     fig, axes = plt.subplots(len(rows), len(x1), figsize=(1.2 * len(x1), 1.3 * len(rows)))

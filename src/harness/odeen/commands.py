@@ -257,11 +257,11 @@ def _report(args):
     from harness.odeen import report
     from harness.tables.ours import write_ours_csv
 
-    crn = {report.regime_of(p): report.read_json(p) for p in args.crn}
+    crn = {report.regime_of(p): report.read_json(p, "crn") for p in args.crn}
     main = report.regime_of(args.main_crn)
     if main not in crn:
-        crn[main] = report.read_json(args.main_crn)
-    emp_c, emp_r = report.read_json(args.emp_c), report.read_json(args.emp_r)
+        crn[main] = report.read_json(args.main_crn, "crn")
+    emp_c, emp_r = report.read_json(args.emp_c, "emp_c"), report.read_json(args.emp_r, "emp_r")
     write_ours_csv(args.table_3_1, report.table_3_1(crn[main], emp_c, emp_r))
     write_ours_csv(args.table_3_2, report.table_3_2(crn))
     ex2 = report.exactly_two_rows(crn[main], emp_c, emp_r)

@@ -2,22 +2,68 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from harness.core.errors import HarnessError
 from harness.core.figures import pyplot, save_figure
+from harness.core.inputs import read_json as read_json_checked
 
 STRUCTS = {100: "100 struct.", 1000: "1K struct.", 10000: "10K struct."}
 
 
-def read_json(path: str) -> dict:
-    if not os.path.exists(path):
-        raise HarnessError(f"evaluation file {path} does not exist")
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+_RATE = {"type": "number", "minimum": 0, "maximum": 1}
+_RATES = {"type": "array", "minItems": 1, "items": _RATE}
+_COUNT = {"type": "integer", "minimum": 0}
+_STEPS = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}}
+_SCORES = {
+    "type": "object",
+    "required": ["nrs", "t_acc"],
+    "properties": {"nrs": _RATE, "t_acc": _RATE, "r_acc": _RATE},
+}
+# what `harness odeen evaluate` writes: a CRN's scores, or an empiricist's (top-level nrs, t_acc)
+EVALUATION_SCHEMA = {
+    "type": "object",
+    "required": ["exactly_two", "test_games"],
+    "properties": {
+        "test_games": {"type": "integer", "minimum": 1},
+        "exactly_two": {"type": "object", "required": ["n_rules"], "properties": {"n_rules": _COUNT},
+                        "additionalProperties": _RATE},
+        "crn": _SCORES,
+        "crn_hardcoded": _SCORES,
+        "interpreter_true_rule": {"type": "object", "required": ["t_acc"], "properties": {"t_acc": _RATE}},
+        "crn_strict": {"type": "object", "required": ["games", "discovered", "wrong", "unknown"],
+                       "additionalProperties": _COUNT},
+        "curve": {"type": "object", "required": ["t", "found_within_t", "crn_r_acc_at_t", "brute_force_t", "brute_force"],
+                  "properties": {"t": _STEPS, "brute_force_t": _STEPS, "found_within_t": _RATES,
+                                 "crn_r_acc_at_t": _RATES, "brute_force": _RATES}},
+        "nrs": _RATE, "t_acc": _RATE, "r_acc": _RATE,
+    },
+    "oneOf": [
+        {"required": ["crn", "crn_hardcoded", "interpreter_true_rule", "crn_strict", "curve"]},
+        {"required": ["nrs", "t_acc"]},
+    ],
+}  # fmt: skip
+
+
+def read_json(path: str, model: str = "") -> dict:
+    """An evaluation written by `harness odeen evaluate`; ``model`` (crn, emp_c, emp_r), when
+    given, is the model it must be of."""
+    result = read_json_checked(path, EVALUATION_SCHEMA, "evaluation file")
+    is_crn = "crn" in result
+    if model and is_crn != (model == "crn"):
+        raise HarnessError(
+            f"evaluation file {path} is {'a CRN' if is_crn else 'an empiricist'}'s, expected {model}'s"
+        )
+    key = model or ("crn" if is_crn else "")
+    if key and key not in result["exactly_two"]:
+        raise HarnessError(f"evaluation file {path}: exactly_two lacks {key!r}")
+    curve = result.get("curve")
+    if curve and not (len(curve["t"]) == len(curve["found_within_t"]) == len(curve["crn_r_acc_at_t"])
+                      and len(curve["brute_force_t"]) == len(curve["brute_force"])):  # fmt: skip
+        raise HarnessError(f"evaluation file {path}: curve lists differ in length")
+    return result
 
 
 def regime_of(path: str) -> tuple[int, int]:

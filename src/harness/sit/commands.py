@@ -25,6 +25,7 @@ META_SCHEMA = {  # what `harness sit evaluate` writes to --meta and the report r
         "row": {"type": "string"},
         "parameters": {"type": "integer", "minimum": 0},
         "examples": {"type": "integer", "minimum": 1},
+        "thesis_row": {"type": "boolean", "description": "row is one of the thesis table's"},
     },
 }
 
@@ -103,7 +104,13 @@ def _evaluate(args):
 
     tasks = read_tasks(args.tasks)
     if args.model in BUILTIN:
-        scorer, meta = args.model, {"id": args.model, "name": BUILTIN[args.model], "row": BUILTIN[args.model]}
+        scorer = args.model
+        meta = {
+            "id": args.model,
+            "name": BUILTIN[args.model],
+            "row": BUILTIN[args.model],
+            "thesis_row": args.model == "random",
+        }
         per_group, params = None, 0
     else:
         from harness.core.runtime import deterministic_torch
@@ -112,7 +119,13 @@ def _evaluate(args):
         deterministic_torch(args.threads)
         spec = _spec(args)
         scorer = Scorer(spec, device=args.device)
-        meta = {"id": spec.id, "name": spec.name, "row": spec.row or spec.name, "kind": spec.kind}
+        meta = {
+            "id": spec.id,
+            "name": spec.name,
+            "row": spec.row or spec.name,
+            "thesis_row": bool(spec.row),
+            "kind": spec.kind,
+        }
         per_group, params = args.per_group, scorer.parameters
     rows = evaluate(args.model, scorer, tasks, per_group)
     write_rows(args.out, rows)
@@ -141,7 +154,9 @@ def _report(args):
         raise HarnessError(f"--meta files name a model twice ({', '.join(ids)})")
     acc = accuracy_table(runs)
     write_rows(args.accuracy, acc, columns=("model", "name", "subtask", "group", "accuracy", "examples"))
-    write_ours_csv(args.table, table_4_3_rows(acc, runs, COLUMNS))
+    # a model without a thesis row (the solver, a substitute language model) is a row only ours
+    only_ours = {meta["row"] for meta, _ in runs if not meta.get("thesis_row")}
+    write_ours_csv(args.table, table_4_3_rows(acc, runs, COLUMNS), only_ours)
     plot_accuracy_vs_parameters(runs, acc, args.figure, args.scale)
 
 

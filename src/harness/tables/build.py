@@ -16,8 +16,9 @@ from harness.tables.registry import Entry, get_entry, load_registry
 CSV_COLUMNS = ("row", "column", "thesis", "ours", "scale")
 
 
-def read_ours(path: str) -> dict[tuple[str, str], str]:
-    """Our values: a CSV with columns row, column, ours (other columns are ignored)."""
+def read_ours(path: str, only_ours: set | None = None) -> dict[tuple[str, str], str]:
+    """Our values: a CSV with columns row, column, ours and optionally only_ours (1: a row the
+    thesis does not have, added on purpose); the marked rows are added to ``only_ours``."""
     if not os.path.exists(path):
         raise HarnessError(f"results file {path} does not exist")
     with open(path, encoding="utf-8", newline="") as fh:
@@ -25,12 +26,35 @@ def read_ours(path: str) -> dict[tuple[str, str], str]:
         missing = {"row", "column", "ours"} - set(reader.fieldnames or ())
         if missing:
             raise HarnessError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        return {(r["row"], r["column"]): r["ours"] for r in reader}
+        ours = {}
+        for line, r in enumerate(reader, 2):
+            if None in r or None in r.values():
+                raise HarnessError(f"{path} line {line}: not one field per column")
+            if (r["row"], r["column"]) in ours:
+                raise HarnessError(
+                    f"{path} line {line}: cell ({r['row'][:60]!r}, {r['column'][:60]!r}) given twice"
+                )
+            ours[(r["row"], r["column"])] = r["ours"]
+            if r.get("only_ours") == "1" and only_ours is not None:
+                only_ours.add(r["row"])
+        return ours
 
 
-def long_rows(entry: Entry, ours: dict[tuple[str, str], str], scale: str) -> list[dict]:
-    """Every cell of the thesis table, then the cells only we report (e.g. a substitute model)."""
+def long_rows(entry: Entry, ours: dict[tuple[str, str], str], scale: str, only_ours=()) -> list[dict]:
+    """Every cell of the thesis table, then the cells only we report (e.g. a substitute model,
+    a row marked ``only_ours``). A row or column the table lacks, unmarked, is refused."""
     thesis = {(r, c): v for r, c, v in entry.values}
+    rows, columns = set(entry.rows()), entry.columns()
+    for r, c in ours:
+        if c not in columns:
+            raise HarnessError(
+                f"{entry.id}: {c[:60]!r} is not a column of the table (it has {', '.join(columns)})"
+            )
+        if r not in rows and r not in only_ours:
+            raise HarnessError(
+                f"{entry.id}: {r[:60]!r} is not a row of the table; a row only we report must be "
+                "marked only_ours by the step that writes it"
+            )
     cells = list(thesis) + [k for k in ours if k not in thesis]
     return [
         {
@@ -145,7 +169,8 @@ def build_table(
     entry = get_entry(entry_id)
     if entry.kind != "table":
         raise HarnessError(f"{entry_id} is a figure: its family's rule draws it into {figures_dir}")
-    rows = long_rows(entry, read_ours(ours) if ours else {}, scale)
+    only_ours: set[str] = set()
+    rows = long_rows(entry, read_ours(ours, only_ours) if ours else {}, scale, only_ours)
     out = Path(out_dir)
     write_text(out / f"{entry_id}.csv", to_csv(rows))
     write_text(out / f"{entry_id}.md", to_markdown(entry, rows, scale))
