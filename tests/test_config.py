@@ -41,6 +41,11 @@ def test_shipped_configs_validate():
             "config: unknown key 'gpus' in resources.default",
         ),
         (lambda c: c.pop("seed"), "'seed' is a required property"),
+        # constraints between keys
+        (lambda c: c["odeen"].update(test_exactly_two=c["odeen"]["n_test"] + 1), "exceeds odeen.n_test"),
+        (lambda c: c["odeen"].update(main_regime="7x9"), "is not one of the train_rules x train_structures"),
+        (lambda c: c["lass"]["test"].update(sampler="nucleus"), "lass.test.sampler 'nucleus' is not under"),
+        (lambda c: c["lass"]["nmf"].update(components=10**6), "components exceeds"),
     ],
 )
 def test_bad_config_one_line(mutate, message):

@@ -140,3 +140,92 @@ def test_finish_run_writes_history_and_meta_and_drops_the_checkpoint(tmp_path):
                ["step", "train_loss", "valid_loss"])  # fmt: skip
     assert (tmp_path / "h.csv").read_text() == "step,train_loss,valid_loss\n1,0.5,\n"
     assert json.loads((tmp_path / "m.json").read_text()) == {"steps": 1} and not (tmp_path / "c").exists()
+
+
+def test_a_failing_step_leaves_none_of_its_outputs_and_keeps_the_old_ones(tmp_path):
+    from harness.core.atomic import transaction
+
+    (tmp_path / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), transaction("odeen summary"):
+        write_text(tmp_path / "a.txt", "a")
+        write_text(tmp_path / "old.txt", "new")
+        assert not (tmp_path / "a.txt").exists()  # renamed only when the whole step succeeded
+        raise RuntimeError("the third output failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]  # no temporaries either
+    assert (tmp_path / "old.txt").read_text() == "old"
+    with transaction("odeen summary"):
+        write_text(tmp_path / "a.txt", "a")
+        write_text(tmp_path / "old.txt", "new")
+    assert (tmp_path / "a.txt").read_text() == "a" and (tmp_path / "old.txt").read_text() == "new"
+
+
+def test_checkpoints_land_at_once_and_go_only_when_the_step_succeeds(tmp_path):
+    from harness.core.atomic import transaction
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(RuntimeError), transaction("lass train-vqvae"):
+        save_checkpoint(str(ckpt), model, opt, 3, np.random.default_rng(0), [], "tag")
+        assert ckpt.exists()  # a kill from here on resumes from step 3
+        finish_run([], None, {}, None, str(ckpt))
+        assert ckpt.exists()
+        raise RuntimeError("the model file could not be written")
+    assert ckpt.exists()  # the failed step keeps it: the rerun resumes
+    with transaction("lass train-vqvae"):
+        finish_run([], None, {}, None, str(ckpt))
+    assert not ckpt.exists()
+
+
+def test_an_output_folder_is_replaced_only_when_this_step_wrote_it(tmp_path, monkeypatch):
+    from harness.core.atomic import MARKER, transaction
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "data" / "synthpop"
+    for name in ("first", "second"):  # the same step writes it again: replaced whole
+        with transaction("audio embedded"), atomic_dir(out) as tmp:
+            (tmp / f"{name}.wav").write_text(name)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "second.wav"]
+    with pytest.raises(HarnessError, match="did not write"), transaction("audio download"):
+        with atomic_dir(out) as tmp:
+            (tmp / "x.wav").write_text("x")
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("a year of work")
+    with pytest.raises(HarnessError, match="did not write"), transaction("audio embedded"):
+        with atomic_dir(foreign):
+            pass
+    with pytest.raises(HarnessError, match="working directory"), transaction("audio embedded"):
+        with atomic_dir(tmp_path):
+            pass
+    assert (foreign / "chapter1.tex").read_text() == "a year of work"
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "second.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "thesis"]  # no temporaries
+
+
+def test_a_multi_file_step_that_fails_late_writes_none_of_its_files(tmp_path, capsys, monkeypatch):
+    from harness.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    rules = "rule\tkind\tn_tokens\tn_positive\tlabel_class\n"
+    rules += "".join(f"r{i}\tshape\t3\t{10 * i}\t{i}\n" for i in range(5))
+    (tmp_path / "rules.tsv").write_text(rules)
+    (tmp_path / "blocker").write_text("a file where the figure's folder would go")
+    argv = [
+        "odeen",
+        "summary",
+        "--rules",
+        "rules.tsv",
+        "--bins",
+        "4",
+        "--metrics",
+        "m.json",
+        "--plot",
+        "p.csv",
+    ]
+    assert main(argv + ["--figure", "blocker/figure.png"]) == 2  # the third output cannot be written
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("harness: error: ") and "blocker" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "rules.tsv"]
+    assert main(argv + ["--figure", "figure.png"]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["n_rules"] == 5

@@ -225,3 +225,10 @@ def test_fid_reads_inception_weights_from_a_local_file(inception_weights):
     assert all(torch.equal(loaded[k], v) for k, v in net.state_dict().items())
     images = torch.rand(3, 3, 32, 32)
     assert image.fid(images, images, metric) == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("chunk, hop", [(4.0, 0.0), (4.0, -2.0), (0.0, 2.0), (1.0, 2.0), (1e-6, 1e-6)])
+def test_msdm_windows_refuse_empty_chunks_and_hops(chunk, hop):
+    refs = {s: np.ones((1, 8000), np.float32) for s in ("bass", "drums")}
+    with pytest.raises(HarnessError, match="at least one sample"):
+        sisdr.msdm_chunk_scores(refs, refs, 8000, chunk_seconds=chunk, hop_seconds=hop)

@@ -1,8 +1,11 @@
 """The Odeen data protocol on the real tag matrix: rule split, training data, unique games."""
 
+import re
+
 import numpy as np
 import pytest
 
+from harness.core.errors import HarnessError
 from harness.odeen import games
 from harness.odeen.interpreter import unpack_row
 from harness.odeen.language import UNIVERSE_SIZE, parse_rule, universe
@@ -20,6 +23,31 @@ def lang(tags, rules_table):
 def split(lang):
     rules, _, classes, n_pos = lang
     return games.make_split(rules, classes, n_pos, [1438, 500], 100, 150, 10, seed=7)
+
+
+@pytest.mark.parametrize(
+    "sizes, valid, test, ex2, cause",
+    [
+        ([1438, 500], 100, 10, 50, "50 test rules with 'exactly 2' cannot be part of 10 test rules"),
+        ([1438, 1438], 100, 10, 1, "must be distinct and positive"),
+        ([0], 100, 10, 1, "must be distinct and positive"),
+        ([30_000], 100, 10, 1, "exceed the"),
+    ],
+)
+def test_split_refuses_counts_that_do_not_fit_before_any_work(lang, sizes, valid, test, ex2, cause):
+    rules, _, classes, n_pos = lang
+    with pytest.raises(HarnessError, match=re.escape(cause)):
+        games.make_split(rules, classes, n_pos, sizes, valid, test, ex2, seed=7)
+
+
+def test_a_universe_that_is_not_u_is_refused(tmp_path):
+    from harness.odeen.data import read_universe
+    from harness.odeen.language import structure_to_str
+
+    short = tmp_path / "u.txt"
+    short.write_text("".join(structure_to_str(s) + "\n" for s in universe()[:3]))
+    with pytest.raises(HarnessError, match="holds 3 structures, not the 117649 of U"):
+        read_universe(str(short))
 
 
 def test_column_labels_match_unpacked_rows(lang):

@@ -79,8 +79,6 @@ def _cross_checks(config: dict) -> None:
         raise HarnessError(
             f"config: odeen.test_exactly_two ({odeen['test_exactly_two']}) exceeds odeen.n_test ({odeen['n_test']})"
         )
-    if odeen and 2 * odeen["near_pairs"] > odeen["table_size"]:
-        raise HarnessError("config: odeen.near_pairs pairs do not fit in odeen.table_size structures")
     if odeen and odeen["main_regime"] not in {
         f"{n}x{m}" for n in odeen["train_rules"] for m in odeen["train_structures"]
     }:
