@@ -2,6 +2,7 @@
 seeds, torch determinism, and the resumable training loop."""
 
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,3 +230,22 @@ def test_a_multi_file_step_that_fails_late_writes_none_of_its_files(tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "rules.tsv"]
     assert main(argv + ["--figure", "figure.png"]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["n_rules"] == 5
+
+
+class _Payload:
+    """A pickle that runs code when loaded with weights_only=False."""
+
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_no_torch_load_in_a_step_runs_pickled_code(tmp_path, monkeypatch):
+    from harness.core.offline import go_offline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # a user's environment may say so
+    torch.save({"state": _Payload()}, tmp_path / "evil.pt")
+    go_offline()  # what `harness` does before any step
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(tmp_path / "evil.pt", weights_only=False)  # as a library might call it
+    assert not (tmp_path / "PWNED").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import copy_workflow, run
+from conftest import BIN, copy_workflow, run
 
 pytestmark = pytest.mark.slurm
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
@@ -107,29 +107,41 @@ def slurm_cluster():
             SLURM_CONF.write_text(backup)
 
 
-def test_odeen_rules_through_slurm_equal_local_run(slurm_cluster, tmp_path):
-    local = copy_workflow(tmp_path / "local")
-    run(["snakemake", "-c2", "odeen_summary"], cwd=local)
+SLURM_RUN = [
+    "snakemake",
+    "--profile",
+    "slurm",
+    "--slurm-no-account",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--slurm-keep-successful-logs",
+    "--latency-wait",
+    "5",
+]
 
+
+@pytest.fixture(scope="module")
+def local_odeen(tmp_path_factory):
+    """The Odeen language steps run locally: what every cluster run must reproduce."""
+    local = copy_workflow(tmp_path_factory.mktemp("local"))
+    run(["snakemake", "-c2", "odeen_summary"], cwd=local)
+    return local
+
+
+def _same_as_local(cluster: Path, local: Path) -> None:
+    for rel in ODEEN_OUTPUTS:
+        # the slurm profile is the thesis scale: its files go to the thesis/ folder of each root
+        root, rest = rel.split("/", 1)
+        assert (cluster / root / "thesis" / rest).read_bytes() == (local / rel).read_bytes(), rel
+        assert not (cluster / rel).exists(), rel
+
+
+def test_odeen_rules_through_slurm_equal_local_run(slurm_cluster, local_odeen, tmp_path):
+    local = local_odeen
     cluster = copy_workflow(tmp_path / "cluster")
-    proc = run(
-        [
-            "snakemake",
-            "--profile",
-            "slurm",
-            "--slurm-no-account",
-            "--slurm-status-command",
-            "squeue",
-            "--slurm-init-seconds-before-status-checks",
-            "1",
-            "--slurm-keep-successful-logs",
-            "--latency-wait",
-            "5",
-            "odeen_summary",
-        ],
-        cwd=cluster,
-        timeout=600,
-    )
+    proc = run(SLURM_RUN + ["odeen_summary"], cwd=cluster, timeout=600)
     out = proc.stdout + proc.stderr
     # each rule became its own SLURM job
     submitted = [line for line in out.splitlines() if "submitted" in line.lower() and "slurm" in line.lower()]
@@ -141,11 +153,36 @@ def test_odeen_rules_through_slurm_equal_local_run(slurm_cluster, tmp_path):
         "rule_odeen_rules",
         "rule_odeen_summary",
     }
-    for rel in ODEEN_OUTPUTS:
-        # the slurm profile is the thesis scale: its files go to the thesis/ folder of each root
-        root, rest = rel.split("/", 1)
-        assert (cluster / root / "thesis" / rest).read_bytes() == (local / rel).read_bytes(), rel
-        assert not (cluster / rel).exists(), rel
+    _same_as_local(cluster, local)
     with np.load(local / "data/odeen/tags.npz") as a, np.load(cluster / "data/thesis/odeen/tags.npz") as b:
         assert (a["packed"] == b["packed"]).all() and (a["rules"] == b["rules"]).all()
     assert json.loads((cluster / "results/thesis/odeen/language.json").read_text())["n_rules"] == 24794
+
+
+def test_a_job_cancelled_mid_run_is_rerun_to_the_same_outputs(slurm_cluster, local_odeen, tmp_path):
+    """scancel a running job (SIGTERM, as a preemption or a user's cancel): the step leaves no
+    output, snakemake fails; the same command again completes with the local run's outputs."""
+    cluster = copy_workflow(tmp_path / "cluster")
+    # no retry, so the rerun below is what completes the DAG
+    first = subprocess.Popen(
+        SLURM_RUN + ["--retries", "0", "odeen_summary"], cwd=cluster, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"),
+    )  # fmt: skip
+    cancelled = set()
+    deadline = time.time() + 600
+    while first.poll() is None and time.time() < deadline:
+        jobs = subprocess.run(["squeue", "-h", "-o", "%A %T"], capture_output=True, text=True).stdout.split(
+            "\n"
+        )
+        for job, state in (line.split() for line in jobs if line.strip()):
+            if state == "RUNNING" and job not in cancelled:
+                subprocess.run(["scancel", job], check=True)
+                cancelled.add(job)
+        time.sleep(0.2)
+    out = first.communicate(timeout=60)[0]
+    assert cancelled, "no job was seen running"
+    assert first.returncode != 0, f"every cancel came too late: the run completed\n{out[-2000:]}"
+    assert not (cluster / "results/thesis/odeen/language.json").exists()
+    again = run(SLURM_RUN + ["odeen_summary"], cwd=cluster, timeout=600)
+    assert "odeen_summary" in again.stdout + again.stderr
+    _same_as_local(cluster, local_odeen)

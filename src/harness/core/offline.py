@@ -18,3 +18,7 @@ OFFLINE_ENV = {
 def go_offline() -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    # every torch.load of the process loads weights only, a library's call with
+    # weights_only=False included: a pickle in a checkpoint or an encoder file never runs code
+    os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
