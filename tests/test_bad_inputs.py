@@ -96,6 +96,18 @@ def test_every_step_has_a_command_line(commands):
     assert sorted(STEPS) == sorted(commands)
 
 
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_the_dags_own_command_lines_pass_the_checks(step, commands, tmp_path, monkeypatch):
+    """The checks refuse nothing a rule really runs (e.g. a report writing into the folder that
+    holds its inputs): each command line, with its inputs in place, passes them."""
+    from harness.core.args import check_paths
+
+    argv = _sandbox(tmp_path, step, commands[step])
+    monkeypatch.chdir(tmp_path)
+    args = PARSER.parse_args(argv)
+    check_paths(args.parser, args, step)
+
+
 # ----------------------------------------------------------------------------- the sandbox
 def _actions(step: str):
     return [a for a in STEPS[step]._actions if a.option_strings != ["-h", "--help"]]
@@ -220,7 +232,8 @@ def _assert_refused(root: Path, argv: list[str], capsys, mentions: str = "", alo
 def _bad_files(role) -> list[tuple[str, object, str]]:
     """(name, content, what the error line says) of each bad version of an input."""
     if isinstance(role, InDir):
-        return [("missing", None, "no such folder"), ("a file", b"x", "not a folder")]
+        missing = [] if role.may_be_absent else [("missing", None, "no such folder")]
+        return missing + [("a file", b"x", "not a folder")]
     out = [
         ("missing", None, "no such file"),
         ("a folder", "DIR", "not a regular file"),
@@ -311,13 +324,13 @@ def test_no_output_may_name_an_input_or_the_working_directory(step, commands, tm
         for j in inputs[:2]:
             root = tmp_path / f"in-{k}-{j}"
             run = _sandbox(root, step, argv)
-            if isinstance(action.type, IntoDir) and (root / run[j]).is_file():
-                continue  # a file is no folder to write into: refused for that reason instead
+            if isinstance(action.type, IntoDir) and (root / run[j]).is_dir():
+                continue  # writing named files into a folder of inputs is what a report does
             run[i] = run[j]
             _assert_refused(root, run, capsys)
+        if isinstance(action.type, IntoDir):
+            continue  # named files are written into it, wherever it is: nothing there is removed
         for name in (".", "..", "/"):
-            if isinstance(action.type, IntoDir) and name == ".":
-                continue  # writing named files into the working directory removes nothing
             root = tmp_path / f"cwd-{k}-{name.strip('./') or 'dot'}"
             run = _sandbox(root, step, argv)
             run[i] = name
@@ -394,3 +407,35 @@ def test_every_option_declares_its_role():
             assert isinstance(action.type, (Int, Float, Text, JsonText, InFile, InDir, OutFile, OutDir, StateFile, IntoDir)), (
                 f"harness {step} {action.option_strings or action.dest}: no role type"
             )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- found by hand
+def _manifest(root: Path, stems: dict, **track) -> None:
+    import soundfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    soundfile.write(root / "t.wav", np.zeros(16000, np.float32), 8000)
+    tracks = [{"id": "t", "split": "test", "stems": stems, **track}]
+    (root / "manifest.json").write_text(
+        json.dumps({"name": "x", "sample_rate": 8000, "stems": ["a"], "tracks": tracks})
+    )
+
+
+def test_a_manifest_may_not_point_outside_its_folder(tmp_path, capsys):
+    _manifest(tmp_path / "ds", {"a": "../../etc/passwd"})
+    argv = ["audio", "report", "--datasets", "ds", "--backbone", "trained", "--encoder", "", "--ckpt-dir", "x",
+            "--datasets-csv", "d.csv", "--baselines", "b.csv", "--fad", "f.csv", "--figure", "f.png", "--threads", "1"]  # fmt: skip
+    _assert_refused(tmp_path, argv, capsys, mentions="tracks/0/stems/a", alone=False)
+
+
+def test_dataset_length_comes_from_the_files_when_the_manifest_has_none(tmp_path):
+    from harness.audio.dataset import StemDataset
+
+    _manifest(tmp_path / "ds", {"a": "t.wav"})  # downloaded datasets' manifests carry no seconds
+    assert StemDataset(tmp_path / "ds").seconds("t") == 2.0
+
+
+def test_dvc_yaml_outside_the_repository_is_one_line(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_bytes((REPO / "config.yaml").read_bytes())
+    _assert_refused(tmp_path, ["workflow", "dvc-yaml", "--out", "d.yaml", "--configfile", "config.yaml"], capsys,
+                    mentions="no Snakefile here", alone=False)  # fmt: skip

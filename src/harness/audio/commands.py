@@ -160,7 +160,7 @@ def register(sub, step) -> None:
         choices=["trained", "vggish", "pann", "clap", "encodec"],
         help="the config's audio.fad.encoder (trained: the file given by --encoder)",
     )
-    p.add_argument("--ckpt-dir", type=IntoDir(), required=True)
+    p.add_argument("--ckpt-dir", type=InDir(may_be_absent=True), required=True)
     p.add_argument("--datasets-csv", type=OutFile(), required=True, metavar="CSV")
     p.add_argument("--baselines", type=OutFile(), required=True, metavar="CSV")
     p.add_argument("--fad", type=OutFile(), required=True, metavar="CSV")
@@ -178,7 +178,7 @@ def register(sub, step) -> None:
     p.add_argument("--backbone", choices=["vggish", "pann", "clap", "encodec"], default="vggish")
     p.add_argument(
         "--ckpt-dir",
-        type=IntoDir(),
+        type=InDir(may_be_absent=True),
         default="models/pretrained/fad",
         help="where the backbone's checkpoint files are",
     )

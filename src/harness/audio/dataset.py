@@ -117,6 +117,24 @@ class StemDataset:
             raise HarnessError(f"{self.name}: no track {track!r}")
         return self._tracks[track]
 
+    def seconds(self, track: str) -> float:
+        """The track's length: the manifest's ``seconds`` (embedded datasets), else read from the
+        header of its first stem file (downloaded datasets)."""
+        info = self.info(track)
+        if "seconds" in info:
+            return float(info["seconds"])
+        import soundfile
+
+        first = next(iter(info["stems"].values()), None)
+        first = first[0] if isinstance(first, list) else first
+        if first is None:
+            raise HarnessError(f"{self.name}/{track}: no stem files")
+        try:
+            header = soundfile.info(str(self.root / first))
+        except (RuntimeError, OSError) as err:
+            raise HarnessError(f"{self.root / first}: not a readable audio file ({err})") from None
+        return header.frames / header.samplerate
+
     def load(self, track: str, stems: list[str] | None = None) -> dict[str, np.ndarray]:
         """``{stem: [1, samples]}`` mono at ``self.sample_rate``; absent stems are silence."""
         info, stems = self.info(track), stems or self.stems

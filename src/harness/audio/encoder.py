@@ -147,10 +147,12 @@ class TrainedEncoder:
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.model = StemCNN(state["sample_rate"], len(state["stems"]), state["embed_dim"])
             self.model.load_state_dict(state["state_dict"])
+            self.name, self.sample_rate = str(state["name"]), int(state["sample_rate"])
         except Exception as err:
-            raise HarnessError(f"{path}: not a FAD encoder file ({type(err).__name__}: {err})") from None
+            raise HarnessError(
+                f"{path}: not a FAD encoder file ({type(err).__name__}: {str(err)[:120]})"
+            ) from None
         self.model.eval()
-        self.name, self.sample_rate = state["name"], state["sample_rate"]
 
     @torch.no_grad()
     def embed(self, clips: list[np.ndarray]) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.audio.dataset import SPLITS, StemDataset
+from harness.core.errors import HarnessError
 from harness.core.logs import progress
 from harness.metrics.sdr import sdr
 from harness.metrics.sisdr import msdm_chunk_scores, msdm_means
@@ -28,7 +29,7 @@ def dataset_rows(ds: StemDataset) -> list[dict]:
         chunks = list(ds.chunks(split, 4.0, 2.0, min_active=1))
         rows.append({
             "dataset": ds.name, "split": split, "tracks": len(tracks),
-            "hours": round(sum(ds.info(t)["seconds"] for t in tracks) / 3600, 4),
+            "hours": round(sum(ds.seconds(t) for t in tracks) / 3600, 4),
             "sample_rate": ds.native_rate, "stems": " ".join(ds.stems),
             "chunks_4s": len(chunks), "chunks_2plus_active": sum(len(c.active) >= 2 for c in chunks),
         })  # fmt: skip
@@ -37,6 +38,8 @@ def dataset_rows(ds: StemDataset) -> list[dict]:
 
 def average_baseline(ds: StemDataset, split: str = "test") -> list[dict]:
     sdr_tracks, rows_msdm = [], []
+    if not ds.tracks(split):
+        raise HarnessError(f"{ds.root}: no {split} tracks to score the Average baseline on")
     for track in progress(ds.tracks(split), desc=f"{ds.name} baseline"):
         refs = ds.load(track)
         est = {s: sum(refs.values()) / len(refs) for s in refs}

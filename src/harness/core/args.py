@@ -203,7 +203,7 @@ class InFile(PathRole):
 
 @dataclass(frozen=True, repr=False)
 class InDir(PathRole):
-    pass
+    may_be_absent: bool = False  # read only when present (a folder of optional checkpoints)
 
 
 @dataclass(frozen=True, repr=False)
@@ -273,6 +273,8 @@ def _check_table(path: str, text: str, role: InFile) -> None:
 def check_input(flag: str, path: Path, role: InFile | InDir) -> None:
     """One line on an input that is missing, of the wrong type, or unreadable as its kind."""
     if not path.exists():
+        if isinstance(role, InDir) and role.may_be_absent:
+            return
         raise HarnessError(f"{flag} {path}: no such {'folder' if isinstance(role, InDir) else 'file'}")
     if isinstance(role, InDir):
         if not path.is_dir():
@@ -320,6 +322,10 @@ def _is_within(path: Path, folder: Path) -> bool:
 def check_output(flag: str, path: Path, role: PathRole, inputs: list[Path], step: str) -> None:
     """One line when writing ``path`` could destroy something the step did not make."""
     target = path.resolve()
+    if isinstance(role, IntoDir):  # named files are written into it; nothing there is removed
+        if target.exists() and not target.is_dir():
+            raise HarnessError(f"{flag} {path}: exists and is not a folder")
+        return
     if _is_within(Path.cwd().resolve(), target):
         raise HarnessError(f"{flag} {path}: is the working directory or one of its ancestors")
     for inp in inputs:
@@ -329,9 +335,6 @@ def check_output(flag: str, path: Path, role: PathRole, inputs: list[Path], step
             raise HarnessError(f"{flag} {path}: holds an input of this step ({inp})")
     if isinstance(role, OutDir):
         check_replaceable(path, step, flag)
-    elif isinstance(role, IntoDir):
-        if target.exists() and not target.is_dir():
-            raise HarnessError(f"{flag} {path}: exists and is not a folder")
     elif target.is_dir():
         raise HarnessError(f"{flag} {path}: is a folder, expected a file")
 

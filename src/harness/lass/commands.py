@@ -233,7 +233,7 @@ def _common(p, models=False, mixtures=False, device=True) -> None:
     if models:
         p.add_argument("--vqvae", type=InFile("pt"), required=True)
         p.add_argument("--prior", type=InFile("pt"), required=True)
-        p.add_argument("--counts", type=InFile("npz"), required=True)
+        p.add_argument("--counts", type=InFile("pt"), required=True)
     if mixtures:
         p.add_argument("--mixture-set", type=NAME, default="test", help="name of the seeded mixture set")
         p.add_argument(
@@ -275,10 +275,7 @@ def _register_training(sub, step) -> None:
     p.add_argument("--meta", type=OutFile(), required=True)
 
 
-def _register_separation(sub, step) -> None:
-    p = step(sub, "separate", _separate, "Separate test mixtures with one sampler; PSNR per mixture")
-    _common(p, models=True, mixtures=True)
-    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
+def _sampler_and_refine(p) -> None:
     p.add_argument(
         "--sampler",
         type=JsonText(schema="/$defs/lass_sampler"),
@@ -291,6 +288,13 @@ def _register_separation(sub, step) -> None:
         required=True,
         help='JSON: {"steps": T, "alpha": 0.1}',
     )
+
+
+def _register_separation(sub, step) -> None:
+    p = step(sub, "separate", _separate, "Separate test mixtures with one sampler; PSNR per mixture")
+    _common(p, models=True, mixtures=True)
+    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
+    _sampler_and_refine(p)
     p.add_argument("--csv", type=OutFile(), required=True)
     p.add_argument("--estimates", type=OutFile(), help="npz of the separated images")
     p.add_argument("--summary", type=OutFile(), help="JSON: mean PSNR and, with --inception-weights, FID")
@@ -314,8 +318,7 @@ def _register_separation(sub, step) -> None:
     p = step(sub, "timing", _timing, "Seconds per separation (sampling, selection, refinement), repeated")
     _common(p, models=True, mixtures=True)
     p.add_argument("--repeats", type=Int(1, 10**5), required=True)
-    p.add_argument("--sampler", type=JsonText(schema="/$defs/lass_sampler"), required=True)
-    p.add_argument("--refine", type=JsonText(schema="/$defs/lass_refine"), required=True)
+    _sampler_and_refine(p)
     p.add_argument("--out", type=OutFile(), required=True)
 
 

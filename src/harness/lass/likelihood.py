@@ -76,7 +76,15 @@ class SparseCounts:
     @classmethod
     def load(cls, path: str) -> SparseCounts:
         state = load_state(path, "lass_counts", "likelihood counts")
-        return cls(int(state["codes"]), state["keys"], state["counts"])
+        try:
+            codes, keys, counts = int(state["codes"]), state["keys"], state["counts"]
+            if keys.shape != counts.shape or keys.ndim != 1 or codes < 2:
+                raise ValueError(f"keys {tuple(keys.shape)}, counts {tuple(counts.shape)}, K = {codes}")
+            if len(keys) and (int(keys.min()) < 0 or int(keys.max()) >= codes**3):
+                raise ValueError("keys outside [0, K^3)")
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise HarnessError(f"{path}: not likelihood counts ({str(err)[:120]})") from None
+        return cls(codes, keys, counts)
 
 
 def dense_counts(

@@ -164,15 +164,23 @@ def save_model(path: str, kind: str, model: nn.Module, config) -> None:
     save_state(path, kind, {"config": asdict(config), "state_dict": model.state_dict()})
 
 
+def _build(path: str, kind: str, what: str, make):
+    """The model of a ``save_model`` file; a file of the right kind but a foreign config or
+    state stops with one line, like any other bad model file."""
+    state = load_state(path, kind, what)
+    try:
+        model = make(state["config"])
+        model.load_state_dict(state["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise HarnessError(
+            f"{path}: {what} config or weights do not fit ({' '.join(str(err).split())[:120]})"
+        ) from None
+    return model
+
+
 def load_vqvae(path: str, device: str = "cpu") -> VQVAE:
-    state = load_state(path, "vqvae", "VQ-VAE model")
-    model = VQVAE(VQVAEConfig(**state["config"]))
-    model.load_state_dict(state["state_dict"])
-    return model.to(device).eval()
+    return _build(path, "vqvae", "VQ-VAE model", lambda c: VQVAE(VQVAEConfig(**c))).to(device).eval()
 
 
 def load_prior(path: str, device: str = "cpu"):
-    state = load_state(path, "prior", "prior model")
-    model = make_prior(PriorConfig(**state["config"]))
-    model.load_state_dict(state["state_dict"])
-    return model.to(device).eval()
+    return _build(path, "prior", "prior model", lambda c: make_prior(PriorConfig(**c))).to(device).eval()

@@ -111,10 +111,14 @@ def read_rows(path: str) -> list[dict]:
         raise HarnessError(f"scores file {path} does not exist")
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    for line, row in enumerate(rows, 2):
-        if row.get("correct") not in ("0", "1", "0.0", "1.0"):
+    for line, row in enumerate(rows, 2):  # 0 or 1, or random choice's expected score
+        try:
+            ok = 0.0 <= float(row.get("correct") or "x") <= 1.0
+        except ValueError:
+            ok = False
+        if not ok:
             raise HarnessError(
-                f"scores file {path} line {line}: correct must be 0 or 1, got {row.get('correct')!r:.40}"
+                f"scores file {path} line {line}: correct must be a number in [0, 1], got {row.get('correct')!r:.40}"
             )
     return [dict(r, correct=float(r["correct"])) for r in rows]
 

@@ -90,8 +90,17 @@ def stage_for(job) -> dict:
 
 
 def generate(configfiles: list[str] | None = None) -> str:
+    from harness.core.config import load_config
+
+    if not Path("Snakefile").is_file():
+        raise HarnessError("no Snakefile here: run `harness workflow dvc-yaml` from the repository root")
+    load_config(*(configfiles or ["config.yaml"]))  # a bad config stops here, in one line
+    try:
+        jobs = dag_jobs(configfiles=configfiles)
+    except Exception as err:  # Snakemake's own errors (a rule that cannot be planned) are one line too
+        raise HarnessError(f"Snakemake could not plan the DAG: {' '.join(str(err).split())[:300]}") from None
     stages = {}
-    for job in dag_jobs(configfiles=configfiles):
+    for job in jobs:
         if not job.rule.shellcmd:
             continue  # target-only rules such as `all`
         stages[stage_name(job)] = stage_for(job)
