@@ -124,3 +124,26 @@ def test_every_test_game_is_unique(lang, split):
         assert (lab == unpack_row(packed[r], UNIVERSE_SIZE)[table]).all()
     ev = games.eval_structures(tables, 1176, seed=5)
     assert len(ev) == 1176 and not np.isin(ev, tables).any()
+
+
+def test_a_training_set_too_large_to_hold_is_refused_before_allocating(tags, rules_table, tmp_path, capsys):
+    import json
+
+    from harness.cli import main
+    from harness.odeen.data import write_rules_tsv
+
+    rules, packed = tags
+    with open(tmp_path / "tags.npz", "wb") as fh:
+        np.savez(fh, packed=packed, rules=np.array(rules), n_structures=UNIVERSE_SIZE)
+    write_rules_tsv(str(tmp_path / "rules.tsv"), rules_table)
+    split = {"train": {"2000": rules[:2000]}, "valid": rules[2000:2001], "test": rules[2001:2002]}
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    argv = ["odeen", "train-data", "--tags", str(tmp_path / "tags.npz"), "--rules", str(tmp_path / "rules.tsv"),
+            "--split", str(tmp_path / "split.json"), "--n-rules", "2000", "--structures", "117649",
+            "--seed", "1", "--out", str(tmp_path / "train.npz")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(
+        "harness: error: 2000 rules x 117649 structures = 235,298,000 labelled structures"
+    )
+    assert not (tmp_path / "train.npz").exists()

@@ -293,7 +293,7 @@ def _sampler_and_refine(p) -> None:
 def _register_separation(sub, step) -> None:
     p = step(sub, "separate", _separate, "Separate test mixtures with one sampler; PSNR per mixture")
     _common(p, models=True, mixtures=True)
-    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
+    p.add_argument("--mixtures", type=Int(1, 100_000), required=True)
     _sampler_and_refine(p)
     p.add_argument("--csv", type=OutFile(), required=True)
     p.add_argument("--estimates", type=OutFile(), help="npz of the separated images")
@@ -306,7 +306,7 @@ def _register_separation(sub, step) -> None:
 
     p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
     _common(p, mixtures=True, device=False)
-    p.add_argument("--mixtures", type=Int(1, 10**6), required=True)
+    p.add_argument("--mixtures", type=Int(1, 100_000), required=True)
     p.add_argument(
         "--nmf",
         type=JsonText(schema="/properties/lass/properties/nmf"),

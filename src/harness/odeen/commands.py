@@ -11,6 +11,7 @@ from harness.core.logs import LOG
 from harness.core.seeds import derive_seed
 from harness.odeen.language import UNIVERSE_SIZE
 
+MAX_LABELLED = 200_000_000
 RULES_TSV = InFile("tsv", ("rule", "kind", "n_tokens", "n_positive", "label_class"))
 
 
@@ -143,6 +144,11 @@ def _train_data(args):
         raise HarnessError(f"split has no {args.n_rules}-rule training set (has {', '.join(split['train'])})")
     names = split["train"][str(args.n_rules)]
     _known(names, rules, args.split)
+    if len(names) * args.structures > MAX_LABELLED:  # 5 bytes each: refuse before allocating
+        raise HarnessError(
+            f"{len(names)} rules x {args.structures} structures = {len(names) * args.structures:,} labelled "
+            f"structures, more than the {MAX_LABELLED:,} (1 GB) a training set may hold (thesis: 14,380,000)"
+        )
     index = {r: i for i, r in enumerate(rules)}
     seed = derive_seed(args.seed, "odeen", "train-data", args.n_rules, args.structures)
     data = games.training_data([index[r] for r in names], packed, args.structures, seed)
