@@ -12,7 +12,7 @@ A step's parser names each argument's role with one of these ``type=`` callables
   goes) and ``OutDir()``, which may never name an input, the working directory, an ancestor of
   either, or a folder holding files this step did not write.
 
-``tests/test_args.py`` walks every parser and fails on an option without a role, so a new
+``tests/test_bad_inputs.py`` walks every parser and fails on an option without a role, so a new
 option cannot skip these checks.
 """
 
@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.atomic import check_replaceable
+from harness.core.atomic import check_replaceable, refuse_working_directory
 from harness.core.errors import HarnessError
 
 MAX_ARG_CHARS = 20_000  # longer command-line values are refused (a config entry is far shorter)
@@ -326,8 +326,7 @@ def check_output(flag: str, path: Path, role: PathRole, inputs: list[Path], step
         if target.exists() and not target.is_dir():
             raise HarnessError(f"{flag} {path}: exists and is not a folder")
         return
-    if _is_within(Path.cwd().resolve(), target):
-        raise HarnessError(f"{flag} {path}: is the working directory or one of its ancestors")
+    refuse_working_directory(path, f"{flag} {path}")
     for inp in inputs:
         if target == inp:
             raise HarnessError(f"{flag} {path}: is also an input of this step")

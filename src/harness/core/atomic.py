@@ -36,7 +36,8 @@ def _publish(tmp: Path, target: Path, immediate: bool) -> None:
     if _pending is not None and not immediate and not inside:
         _pending.append((tmp, target))
     else:
-        if target.is_dir() and tmp.is_dir():
+        if tmp.is_dir() and target.is_dir():
+            check_replaceable(target)  # checked again here, where a folder is removed
             shutil.rmtree(target)
         os.replace(tmp, target)
 
@@ -102,14 +103,18 @@ def write_bytes_with(path: str | os.PathLike, writer) -> None:
         writer(fh)
 
 
+def refuse_working_directory(target: Path, where: str) -> None:
+    """An output may not be the working directory or one of its ancestors."""
+    cwd = Path.cwd().resolve()
+    if target.resolve() in (cwd, *cwd.parents):
+        raise HarnessError(f"{where}: is the working directory or one of its ancestors")
+
+
 def check_replaceable(target: Path, owner: str | None = None, flag: str = "") -> None:
     """Refuse to replace a folder step ``owner`` did not write (or the working directory)."""
     owner = owner or _owner
     where = f"{flag} {target}".strip()
-    resolved = target.resolve()
-    cwd = Path.cwd().resolve()
-    if resolved == cwd or resolved in cwd.parents:
-        raise HarnessError(f"{where}: is the working directory or one of its ancestors")
+    refuse_working_directory(target, where)
     if not target.exists():
         return
     if not target.is_dir():
@@ -137,7 +142,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         (tmp / MARKER).write_text(_owner + "\n", encoding="utf-8")
         os.chmod(tmp, 0o777 & ~_umask())
-        check_replaceable(target)
         _building.discard(tmp.resolve())
         _publish(tmp, target, immediate=False)
     except BaseException:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from pathlib import Path
 
 import jsonschema
@@ -114,11 +113,10 @@ def load_config(*paths: str | Path) -> dict:
 
 def json_arg(text: str, what: str):
     """A command-line argument holding JSON (a rule passes config sections so); bad JSON stops
-    with one line naming the argument."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"{what} is not JSON: {err}") from None
+    with one line naming the argument (``core.args.parse_json``: depth and NaN checked too)."""
+    from harness.core.args import parse_json
+
+    return parse_json(text, what)
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}

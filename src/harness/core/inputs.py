@@ -52,5 +52,4 @@ def json_value(text: str, schema: dict, what: str):
 
 
 STRINGS = {"type": "array", "items": {"type": "string"}}
-NUMBER = {"type": "number"}
 COUNT = {"type": "integer", "minimum": 0}

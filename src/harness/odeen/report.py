@@ -8,6 +8,7 @@ import numpy as np
 
 from harness.core.errors import HarnessError
 from harness.core.figures import pyplot, save_figure
+from harness.core.inputs import COUNT
 from harness.core.inputs import read_json as read_json_checked
 
 STRUCTS = {100: "100 struct.", 1000: "1K struct.", 10000: "10K struct."}
@@ -15,7 +16,6 @@ STRUCTS = {100: "100 struct.", 1000: "1K struct.", 10000: "10K struct."}
 
 _RATE = {"type": "number", "minimum": 0, "maximum": 1}
 _RATES = {"type": "array", "minItems": 1, "items": _RATE}
-_COUNT = {"type": "integer", "minimum": 0}
 _STEPS = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}}
 _SCORES = {
     "type": "object",
@@ -28,13 +28,13 @@ EVALUATION_SCHEMA = {
     "required": ["exactly_two", "test_games"],
     "properties": {
         "test_games": {"type": "integer", "minimum": 1},
-        "exactly_two": {"type": "object", "required": ["n_rules"], "properties": {"n_rules": _COUNT},
+        "exactly_two": {"type": "object", "required": ["n_rules"], "properties": {"n_rules": COUNT},
                         "additionalProperties": _RATE},
         "crn": _SCORES,
         "crn_hardcoded": _SCORES,
         "interpreter_true_rule": {"type": "object", "required": ["t_acc"], "properties": {"t_acc": _RATE}},
         "crn_strict": {"type": "object", "required": ["games", "discovered", "wrong", "unknown"],
-                       "additionalProperties": _COUNT},
+                       "additionalProperties": COUNT},
         "curve": {"type": "object", "required": ["t", "found_within_t", "crn_r_acc_at_t", "brute_force_t", "brute_force"],
                   "properties": {"t": _STEPS, "brute_force_t": _STEPS, "found_within_t": _RATES,
                                  "crn_r_acc_at_t": _RATES, "brute_force": _RATES}},

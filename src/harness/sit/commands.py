@@ -81,15 +81,13 @@ def _solve(args):
 
 def _spec(args):
     from harness.core.config import config_subschema, json_arg
-    from harness.core.inputs import json_value
+    from harness.core.inputs import check_schema
     from harness.sit.scorers import ModelSpec
 
     spec = json_arg(args.spec, "--spec")
     if not isinstance(spec, dict) or not spec:
         raise HarnessError(f"model {args.model!r} needs --spec, its sit.models entry (a JSON mapping)")
-    json_value(
-        args.spec, config_subschema("/properties/sit/properties/models/additionalProperties"), "--spec"
-    )
+    check_schema(spec, config_subschema("/properties/sit/properties/models/additionalProperties"), "--spec")
     try:
         return ModelSpec(id=args.model, **spec)
     except TypeError as err:
