@@ -15,6 +15,7 @@ include: "workflow/rules/odeen.smk"
 include: "workflow/rules/sit.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/lass.smk"
+include: "workflow/rules/msdm.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -27,3 +28,4 @@ rule all:
         rules.odeen_summary.output,
         rules.results_index.output,
         rules.audio_report.output,
+        rules.msdm_report.output,

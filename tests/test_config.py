@@ -46,6 +46,15 @@ def test_shipped_configs_validate():
         (lambda c: c["odeen"].update(main_regime="7x9"), "is not one of the train_rules x train_structures"),
         (lambda c: c["lass"]["test"].update(sampler="nucleus"), "lass.test.sampler 'nucleus' is not under"),
         (lambda c: c["lass"]["nmf"].update(components=10**6), "components exceeds"),
+        (
+            lambda c: c["msdm"]["separation"]["variants"]["dirac"].update(constrained="flute"),
+            "is not one of msdm.stems",
+        ),
+        (lambda c: c["msdm"]["checkpoint"].update(isdm_flute="w.pt"), "isdm_flute names no stem"),
+        (
+            lambda c: c["msdm"]["separation"]["variants"]["gaussian"].pop("gamma_over_sigma"),
+            "gamma_over_sigma",
+        ),
     ],
 )
 def test_bad_config_one_line(mutate, message):

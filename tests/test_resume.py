@@ -80,7 +80,27 @@ def _fad_encoder(tmp: Path) -> list[str]:
     return ["audio", "fad-encoder", "--dataset", "synthpop", "--settings", json.dumps(settings), *RUNTIME]
 
 
+def _msdm(tmp: Path) -> list[str]:
+    _fad_encoder(tmp)  # the same tiny synthpop set
+    unet = {"channels": [8, 8], "factors": [4, 4], "items": [1, 1], "attentions": [0, 0], "attention_heads": 2,
+            "attention_features": 8, "modulation_features": 16}  # fmt: skip
+    settings = {"sample_rate": 8000, "crop": 256, "sigma_data": 0.1, "p_mean": -1.0, "p_std": 1.0, "ema": 0.9,
+                "lr": 1e-3, "batch_size": 2, "steps": 300, "checkpoint_every": 10, "log_every": 10, "unet": unet}  # fmt: skip
+    return ["msdm", "train", "--kind", "msdm", "--data", "synthpop", "--settings", json.dumps(settings),
+            "--device", "cpu", *RUNTIME]  # fmt: skip
+
+
+def _supervised(tmp: Path) -> list[str]:
+    _fad_encoder(tmp)
+    settings = {"sample_rate": 8000, "crop": 256, "lr": 1e-3, "batch_size": 2, "steps": 200, "checkpoint_every": 10,
+                "log_every": 10, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16}, "convtasnet": {}}  # fmt: skip
+    return ["msdm", "train-supervised", "--arch", "hdemucs", "--data", "synthpop", "--settings",
+            json.dumps(settings), "--device", "cpu", *RUNTIME]  # fmt: skip
+
+
 STEPS = {
+    "msdm train": _msdm,
+    "msdm train-supervised": _supervised,
     "odeen train": _odeen,
     "lass train-vqvae": _vqvae,
     "lass train-prior": _prior,

@@ -12,9 +12,9 @@ import pytest
 from conftest import REPO, copy_workflow, run, use_tiny_config
 from harness.workflow.sources import PACKAGE_DIR, command_roots, command_sources, module_closure
 
-FAMILIES = ("odeen", "sit", "lass")
+FAMILIES = ("odeen", "sit", "lass", "msdm")
 # shared layers, lowest first: a package may import only packages to its left (and itself)
-SHARED = ("core", "io", "train", "metrics", "tables", "audio", "workflow")
+SHARED = ("core", "io", "train", "diffusion", "metrics", "tables", "audio", "workflow")
 
 
 def test_command_sources_follow_imports_shared_ones_included():

@@ -128,6 +128,7 @@ def _families() -> list[tuple[str, str, object]]:
     from harness.audio.commands import register as audio
     from harness.lass.commands import register as lass
     from harness.metrics.commands import register as metrics
+    from harness.msdm.commands import register as msdm
     from harness.odeen.commands import register as odeen
     from harness.sit.commands import register as sit
 
@@ -135,6 +136,7 @@ def _families() -> list[tuple[str, str, object]]:
         ("odeen", "Odeen: universe, games, CRN and empiricists (thesis ch. 3)", odeen),
         ("sit", "BIG-bench Symbol Interpretation Task (thesis ch. 4)", sit),
         ("lass", "LASS on images: VQ-VAE, prior, sparse likelihood (thesis ch. 5)", lass),
+        ("msdm", "MSDM / ISDM: diffusion generation and separation of stems (thesis 6.3)", msdm),
         ("audio", "audio datasets: embedded (generated) and thesis-scale (downloaded); FAD", audio),
         ("metrics", "SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)", metrics),
         ("tables", "thesis tables and figures registry", _register_tables),

@@ -1,5 +1,6 @@
 # Shared by every rule file: offline environment, resources, params, per-scale paths and code.
 import os
+import shlex
 from functools import partial
 
 from harness.core.offline import OFFLINE_ENV

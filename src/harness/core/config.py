@@ -93,6 +93,15 @@ def _cross_checks(config: dict) -> None:
         )
     if lass and lass["nmf"]["components"] > lass["nmf"]["train_images"]:
         raise HarnessError("config: lass.nmf.components exceeds lass.nmf.train_images")
+    msdm = config.get("msdm") or {}
+    for name, variant in (msdm.get("separation", {}).get("variants") or {}).items():
+        if variant.get("constrained", msdm["stems"][-1]) not in msdm["stems"]:
+            raise HarnessError(
+                f"config: msdm.separation.variants.{name}.constrained {variant['constrained']!r} is not one of msdm.stems"
+            )
+    for key in msdm.get("checkpoint") or {}:
+        if key.startswith("isdm_") and key[5:] not in msdm["stems"]:
+            raise HarnessError(f"config: msdm.checkpoint.{key} names no stem of msdm.stems")
 
 
 def load_config(*paths: str | Path) -> dict:

@@ -21,7 +21,7 @@ import torch
 
 from harness.core.errors import HarnessError
 from harness.core.logs import progress
-from harness.lass.models import load_state, save_state
+from harness.train.files import load_state, save_state
 
 
 @dataclass

@@ -15,14 +15,12 @@ beginning-of-sequence token (id K, one past the codebook). The thesis prior has 
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from harness.core.atomic import atomic_path
-from harness.core.errors import HarnessError
+from harness.train.files import build_model, save_state
 
 
 @dataclass(frozen=True)
@@ -140,47 +138,13 @@ def with_bos(codes: torch.Tensor, bos: int) -> torch.Tensor:
     return torch.cat([torch.full((codes.shape[0], 1), bos, dtype=codes.dtype, device=codes.device), codes], 1)
 
 
-def save_state(path: str, kind: str, state: dict) -> None:
-    """Write a LASS file (a model or the likelihood counts) atomically, tagged with its kind."""
-    with atomic_path(path) as tmp:
-        torch.save({"kind": kind, **state}, tmp)
-
-
-def load_state(path: str, kind: str, what: str) -> dict:
-    """Read a file written by ``save_state``; a missing, unreadable or foreign file stops with
-    one line naming ``what`` it should have been."""
-    if not os.path.isfile(path):
-        raise HarnessError(f"{what} {path} not found (run its rule)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise HarnessError(f"{path}: not a readable {what} file ({type(err).__name__})") from None
-    if not isinstance(state, dict) or state.get("kind") != kind:
-        raise HarnessError(f"{path} is not a {what} file")
-    return state
-
-
 def save_model(path: str, kind: str, model: nn.Module, config) -> None:
     save_state(path, kind, {"config": asdict(config), "state_dict": model.state_dict()})
 
 
-def _build(path: str, kind: str, what: str, make):
-    """The model of a ``save_model`` file; a file of the right kind but a foreign config or
-    state stops with one line, like any other bad model file."""
-    state = load_state(path, kind, what)
-    try:
-        model = make(state["config"])
-        model.load_state_dict(state["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise HarnessError(
-            f"{path}: {what} config or weights do not fit ({' '.join(str(err).split())[:120]})"
-        ) from None
-    return model
-
-
 def load_vqvae(path: str, device: str = "cpu") -> VQVAE:
-    return _build(path, "vqvae", "VQ-VAE model", lambda c: VQVAE(VQVAEConfig(**c))).to(device).eval()
+    return build_model(path, "vqvae", "VQ-VAE model", lambda c: VQVAE(VQVAEConfig(**c))).to(device).eval()
 
 
 def load_prior(path: str, device: str = "cpu"):
-    return _build(path, "prior", "prior model", lambda c: make_prior(PriorConfig(**c))).to(device).eval()
+    return build_model(path, "prior", "prior model", lambda c: make_prior(PriorConfig(**c))).to(device).eval()

@@ -49,11 +49,12 @@ def train_steps(
     desc: str = "train",
     loss_digits: int = 6,
     checkpoint_every: int | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> tuple[list[dict], bool]:
     """Run ``steps`` optimisation steps, logging (and evaluating) every ``every`` steps and
     checkpointing every ``checkpoint_every`` (default: ``every``) and at the end; returns
     (history, finished). ``stop_after`` stops there as a preemption would (the checkpoint
-    stays), for tests."""
+    stays), for tests. ``after_step()`` runs after each optimiser step (an EMA of the weights)."""
     checkpoint_every = checkpoint_every or every
     step, history = load_checkpoint(checkpoint, model, optimizer, rng, tag)
     bar = progress(total=steps, initial=step, desc=desc)
@@ -64,6 +65,8 @@ def train_steps(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step()
         step += 1
         bar.update(1)
         if step % every == 0 or step == steps:
