@@ -49,6 +49,7 @@ HAND = [
     "workflow check-config config.yaml",
     "workflow dvc-yaml --out dvc.yaml --configfile config.yaml",
     "lass data --dataset celeba --spec '{}' --downloads dl --out celeba.npz",
+    "msdm import --weights w.pt --kind msdm --out m.pt",
 ]
 
 

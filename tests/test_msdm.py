@@ -160,7 +160,8 @@ def test_generation_fad_report_and_tables(data, tmp_path):
          json.dumps({"steps": 4, "batch_size": 8, "lr": 1e-3, "checkpoint_every": 4, "embed_dim": 4}),
          "--seed", "1", "--threads", "1", "--checkpoint", str(data / "fad.ckpt"), "--out", str(encoder),
          "--history", str(data / "fad.csv"), "--meta", str(data / "fad.json")])  # fmt: skip
-    common = ["--data", str(data / "synthpop"), "--encoder", str(encoder), "--generation", GENERATION, *RUN]
+    common = ["--data", str(data / "synthpop"), "--encoder", str(encoder), "--backbone", "trained",
+              "--generation", GENERATION, *RUN]  # fmt: skip
     for task, model in (("total", msdm), ("total", mixture), ("partial", msdm)):
         name = f"{task}_{Path(model).stem}"
         run(["harness", "msdm", "generate", "--task", task, "--model", str(model), *common,

@@ -107,13 +107,14 @@ def test_whole_dag_runs_report_and_noop_rerun(tiny_workflow_dir):
     for path in ["results/figures/figure_3_6.png", "results/figures/figure_3_exactly_two.png",
                  "results/figures/figure_4_2.png", "results/figures/figure_5_3.png", "results/README.md",
                  "results/odeen/positive_rates.png", "results/audio/datasets.png", "results/lass/timing.json",
-                 "results/lass/samplers/beam.csv"]:  # fmt: skip
+                 "results/lass/samplers/beam.csv", "results/msdm/listen.html",
+                 "results/msdm/separation/isdm_dirac_correction.json"]:  # fmt: skip
         assert (workflow_dir / path).exists(), path
     for table in ["table_3_1", "table_7_1"]:
         for ext in ("md", "tex", "csv"):
             assert (workflow_dir / f"results/tables/{table}.{ext}").exists()
     for table, n_cells in (("table_3_2", 12), ("text_3_strict_crn", 4), ("table_5_1", 2), ("table_5_3", 6),
-                           ("table_5_4", 2)):  # fmt: skip
+                           ("table_5_4", 2), ("table_6_3", 28)):  # fmt: skip
         with open(workflow_dir / f"results/tables/{table}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert sum(bool(r["ours"]) for r in rows) == n_cells, table
@@ -221,6 +222,10 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert jobs["lass_test"][0]["gpu"] == "1" and len(jobs["lass_celeba_test"]) == 1
     assert "--inception-weights models/pretrained/inception/" in out and '"likelihood_scale":3.0' in out
     assert "--mixtures 6000" in out and '"candidates":512' in out and '"steps":500' in out
+    # MSDM at thesis scale: six diffusion models and two supervised ones on GPUs, Slakh, 150 steps
+    assert len(jobs["msdm_train"]) == 6 and {j["gpu"] for j in jobs["msdm_train"]} == {"1"}
+    assert len(jobs["msdm_separate"]) == 8 and "data/thesis/audio/slakh" in out
+    assert '"crop":262144' in out and '"constrained":"bass"' in out and "--processes 1" in out
 
 
 def test_gpu_profile_dry_run(workflow_dir):

@@ -20,6 +20,8 @@ msdm_row = lambda model, variant: (
     f"{MSDM_SEP['variants'][variant]['label']} / {model.upper()}"
     + (" (correction)" if MSDM_SEP["variants"][variant]["corrections"] else "")
 )
+# A report option naming a table row and the file with its values: --separation 'ROW=FILE'.
+msdm_flag = lambda name, row, path: f"--{name} {shlex.quote(f'{row}={path}')}"
 MSDM_SUPERVISED_ROWS = {
     "hdemucs": "Demucs",
     "convtasnet": "Conv-TasNet (ours, same data)",
@@ -312,7 +314,11 @@ rule msdm_report:
         table_6_1=RP("msdm/table_6_1.csv"),
         table_6_2=RP("msdm/table_6_2.csv"),
         table_6_3=RP("msdm/table_6_3.csv"),
-        listen=RP("msdm/listen.html"),
+        listen=report(
+            RP("msdm/listen.html"),
+            caption="../report/msdm_listen.rst",
+            category="MSDM",
+        ),
     log:
         LOGS.format("msdm/report"),
     conda:
@@ -323,26 +329,28 @@ rule msdm_report:
     params:
         separation=" ".join(
             [
-                shlex.quote(
-                    f"--separation={msdm_row(m, v)}={RP(f'msdm/separation/{m}_{v}.json')}"
+                msdm_flag(
+                    "separation", msdm_row(m, v), RP(f"msdm/separation/{m}_{v}.json")
                 )
                 for m in MSDM_SEP["models"]
                 for v in MSDM_VARIANTS
             ]
             + [
-                shlex.quote(
-                    f"--separation={MSDM_SUPERVISED_ROWS[a]}={RP(f'msdm/separation/supervised_{a}.json')}"
+                msdm_flag(
+                    "separation",
+                    MSDM_SUPERVISED_ROWS[a],
+                    RP(f"msdm/separation/supervised_{a}.json"),
                 )
                 for a in MSDM_SEP["supervised"]
             ]
             + [
-                shlex.quote(
-                    f"--separation=Average (y / N)={RP('msdm/separation/average.json')}"
+                msdm_flag(
+                    "separation", "Average (y / N)", RP("msdm/separation/average.json")
                 )
             ]
         ),
         total=" ".join(
-            shlex.quote(f"--total={row}={RP(f'msdm/generation/total_{m}.csv')}")
+            msdm_flag("total", row, RP(f"msdm/generation/total_{m}.csv"))
             for m, row in (("msdm", "MSDM"), ("mixture", "Mixture Model"))
         ),
         out_dir=lambda wildcards, output: os.path.dirname(output.table_6_1),

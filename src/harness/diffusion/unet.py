@@ -67,7 +67,9 @@ class UNet1d(nn.Module):
             in_channels=in_channels,
             blocks=[
                 XBlock(channels=c, factor=f, items=([ResnetItem, ModulationItem] + [AttentionItem] * a) * n)
-                for c, f, n, a in zip(settings.channels, settings.factors, settings.items, settings.attentions)
+                for c, f, n, a in zip(
+                    settings.channels, settings.factors, settings.items, settings.attentions
+                )
             ],
             skip_t=SkipModulate,
             attention_features=settings.attention_features,

@@ -31,6 +31,7 @@ from harness.core.rows import write_rows_csv
 from harness.core.seeds import derive_seed
 from harness.train.loop import RunFiles
 
+BACKBONES = ["trained", "vggish", "pann", "clap", "encodec"]  # trained: the file given by --encoder
 STEM = Text(r"[A-Za-z0-9_]+", 64, "stem name")
 
 
@@ -267,7 +268,7 @@ def register(sub, step) -> None:
     _common(p)
     p.add_argument("--model", type=InFile("pt"), required=True)
     p.add_argument("--encoder", type=InFile("pt"), help="the trained FAD encoder (else --backbone)")
-    p.add_argument("--backbone", default="trained", help="frechet-audio-distance backbone without --encoder")
+    p.add_argument("--backbone", choices=BACKBONES, required=True, help="the config's audio.fad.encoder")
     p.add_argument("--ckpt-dir", type=InDir(may_be_absent=True), default="models/pretrained/fad")
     p.add_argument("--task", choices=["total", "partial"], required=True)
     p.add_argument(
@@ -281,7 +282,7 @@ def register(sub, step) -> None:
     )
     _common(p, device=False)
     p.add_argument("--encoder", type=InFile("pt"), help="the trained FAD encoder (else --backbone)")
-    p.add_argument("--backbone", default="trained")
+    p.add_argument("--backbone", choices=BACKBONES, required=True, help="the config's audio.fad.encoder")
     p.add_argument("--ckpt-dir", type=InDir(may_be_absent=True), default="models/pretrained/fad")
     p.add_argument(
         "--generation", type=JsonText(schema="/properties/msdm/properties/generation"), required=True

@@ -23,8 +23,11 @@ from harness.msdm.inference import Schedule, generate_given, generate_total
 
 def _encoder(args):
     from harness.audio.encoder import fad_encoder
+    from harness.core.errors import HarnessError
 
-    return fad_encoder(args.encoder, args.backbone, args.ckpt_dir)
+    if args.backbone == "trained" and not args.encoder:
+        raise HarnessError("--backbone trained needs --encoder (the audio_fad_encoder rule's model)")
+    return fad_encoder(args.encoder if args.backbone == "trained" else None, args.backbone, args.ckpt_dir)
 
 
 def _fad(encoder, real: list[np.ndarray], mixes: np.ndarray, rate: int) -> float:
