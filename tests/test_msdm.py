@@ -225,7 +225,7 @@ def test_import_takes_a_users_weights_and_refuses_others(data, tmp_path):
 
 TOY_MSDM = {
     "diffusion": dict(TRAIN, sample_rate=22050, crop=1024, steps=4),
-    "isdm_steps": 2,
+    "isdm": {"steps": 2, "unet": UNET},
     "supervised": {"sample_rate": 22050, "crop": 1024, "lr": 1e-3, "batch_size": 2, "steps": 2,
                    "checkpoint_every": 2, "log_every": 2, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16},
                    "convtasnet": {"enc_kernel_size": 8, "enc_num_feats": 8, "msk_kernel_size": 3, "msk_num_feats": 8,
@@ -273,8 +273,8 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     toy = {
         "device": "cpu",
         "downloads_dir": "data/downloads",
-        "audio": {"report": ["slakh"],
-                  "fad": {"encoder": "trained", "dataset": "slakh",
+        "audio": {"report": ["slakh"], "synthpop": {"tracks": {"train": 2, "valid": 1, "test": 1}, "bars": 2},
+                  "fad": {"encoder": "trained", "dataset": "synthpop",
                           "training": {"steps": 2, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "embed_dim": 4}},
                   "datasets": {"slakh": {"url": base + "/{shard}.tar.gz", "sha256": sha,
                                          "shards": {"all": ["bass", "drums", "guitar", "piano"]}}}},
@@ -286,8 +286,8 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     targets = [f"results/thesis/tables/table_6_{i}.csv" for i in (1, 2, 3)] + [
         "results/thesis/msdm/listen.html"
     ]
-    run(["snakemake", "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml", "config/thesis.yaml",
-         "toy.yaml", *targets], cwd=wf, timeout=1500)  # fmt: skip
+    run(["snakemake", *targets, "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml",
+         "config/thesis.yaml", "toy.yaml"], cwd=wf, timeout=1500)  # fmt: skip
     manifest = json.loads((wf / "data/thesis/audio/slakh/manifest.json").read_text())
     assert len(manifest["tracks"]) == 5
     for i in (1, 2, 3):

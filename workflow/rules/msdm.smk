@@ -49,10 +49,10 @@ rule msdm_train:
         **res("msdm_train"),
     params:
         settings=cfg("msdm.diffusion"),
-        isdm_steps=cfg("msdm.isdm_steps"),
+        isdm=dvc_param("msdm.isdm"),  # an ISDM job's --isdm (below)
         kind=lambda wildcards: wildcards.model.split("_")[0],
         stem=lambda wildcards: (
-            f"--stem {wildcards.model[5:]} --steps {MSDM['isdm_steps']}"
+            f"--stem {wildcards.model[5:]} --isdm {smk.json_word(MSDM['isdm'])}"
             if wildcards.model.startswith("isdm_")
             else ""
         ),

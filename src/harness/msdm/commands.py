@@ -80,10 +80,11 @@ def _train(args):
         return
     device = _setup(args)
     settings = settings_arg(TrainSettings, args.settings, "--settings")
-    if args.steps:
+    if args.isdm:  # an ISDM stem model: its own steps and U-Net
         import dataclasses
 
-        settings = dataclasses.replace(settings, steps=args.steps)
+        isdm = json.loads(args.isdm)
+        settings = dataclasses.replace(settings, steps=isdm["steps"], unet=isdm["unet"])
     if (args.kind == "isdm") != bool(args.stem):
         raise HarnessError("--stem names the stem of an ISDM model, and only of one")
     tracks, _, stems = load_tracks(
@@ -229,7 +230,8 @@ def register(sub, step) -> None:
     _training(p, "/properties/msdm/properties/diffusion")
     p.add_argument("--kind", choices=["msdm", "isdm", "mixture"], required=True)
     p.add_argument("--stem", type=STEM, help="the stem of an ISDM model")
-    p.add_argument("--steps", type=Int(1, 10**8), help="training steps, instead of the settings' (ISDM)")
+    p.add_argument("--isdm", type=JsonText(schema="/properties/msdm/properties/isdm"),
+                   help="JSON msdm.isdm: steps and U-Net of an ISDM stem model, over --settings")  # fmt: skip
     p.add_argument("--processes", type=Int(1, 64), default=1, help="data-parallel processes (GPUs)")
 
     p = step(
