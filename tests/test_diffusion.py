@@ -14,6 +14,7 @@ from harness.diffusion.samplers import (
     generate,
     generate_partial,
     separate_dirac,
+    gaussian_likelihood_flow,
     separate_gaussian,
 )
 from harness.diffusion.scores import constrain, dirac_separation_score, gaussian_separation_score, prior_score
@@ -88,6 +89,20 @@ def test_scores_match_the_analytic_gradients():
     s = -z / var
     torch.testing.assert_close(g[:, :3], s[:, :3] - s[:, 3:])
     torch.testing.assert_close(g.sum(1), torch.zeros(3, 5, dtype=torch.float64))  # keeps the constraint
+
+
+def test_gaussian_likelihood_flow_solves_its_ode():
+    """The closed form equals a fine Euler integration of dx_n/dsigma = -sigma (y - sum x) / (c sigma)^2,
+    and reaches the mixture at sigma = 0."""
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    y = torch.randn(2, 1, 3, dtype=torch.float64)
+    c, grid = 1.3, torch.linspace(0.8, 0.3, 20001, dtype=torch.float64)
+    fine = x.clone()
+    for a, b in zip(grid[:-1], grid[1:]):
+        fine = fine + (b - a) * (-a * (y - fine.sum(1, keepdim=True)) / (c * a) ** 2)
+    torch.testing.assert_close(gaussian_likelihood_flow(x, y, 0.8, 0.3, c), fine, rtol=1e-4, atol=1e-4)
+    end = gaussian_likelihood_flow(x, y, 0.1, 0.0, c)
+    torch.testing.assert_close(end.sum(1, keepdim=True), y)
 
 
 def test_churn_alpha_is_capped():

@@ -23,13 +23,13 @@ from harness.diffusion.scores import (
     Denoise,
     constrain,
     dirac_separation_score,
-    gaussian_separation_score,
     inpaint,
     prior_score,
 )
 
 Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Project = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Flow = Callable[[torch.Tensor, float, float], torch.Tensor]
 
 
 def churn_alpha(churn: float, steps: int) -> float:
@@ -50,11 +50,14 @@ def euler_sampler(
     project: Project | None = None,
     generator: torch.Generator | None = None,
     progress: Callable | None = None,
+    exact: Flow | None = None,
 ) -> torch.Tensor:
     """Integrate from ``x`` at sigmas[0] down to sigmas[-1] (usually 0). ``score(x, sigma)`` is
     the (posterior) score; ``project(x, sigma)`` maps a sample onto the task's constraint (the
     Dirac mixture constraint, or the given sources of partial generation) before each score and
-    after each step. ``progress(i)`` is called after each step."""
+    after each step. ``exact(x, sigma_from, sigma_to)``, when given, is a term of the ODE
+    integrated in closed form after each Euler step of ``score`` (Lie splitting). ``progress(i)``
+    is called after each step."""
     project = project or (lambda v, s: v)
     steps = len(sigmas) - 1
     alpha = churn_alpha(churn, steps)
@@ -68,6 +71,8 @@ def euler_sampler(
             s = torch.tensor(sigma_hat, dtype=x.dtype, device=x.device)
             d = -sigma_hat * score(x, s)  # dx/dsigma of the probability-flow ODE
             x = x + (sigma_next - sigma_hat) * d
+            if exact is not None:
+                x = exact(x, sigma_hat, sigma_next)
             x = project(x, torch.tensor(sigma_next, dtype=x.dtype, device=x.device))
             if r > 0:  # correction: back to sigma_i, and the step again
                 x = x + math.sqrt(max(sigma**2 - sigma_next**2, 0.0)) * _noise(x, generator)
@@ -133,18 +138,36 @@ def separate_dirac(
                          generator, progress)  # fmt: skip
 
 
+def gaussian_likelihood_flow(x: torch.Tensor, mixture: torch.Tensor, sigma_from: float, sigma_to: float,
+                             gamma_over_sigma: float) -> torch.Tensor:  # fmt: skip
+    """The likelihood term of eq. 6.4 with gamma = c sigma, integrated exactly from ``sigma_from``
+    to ``sigma_to``. Its part of the ODE, dx_n/dsigma = -sigma (y - sum x) / gamma^2, moves every
+    source alike, so the residual r = y - sum_n x_n obeys dr/dsigma = N r / (c^2 sigma):
+    r(sigma_to) = r(sigma_from) (sigma_to / sigma_from)^(N / c^2), shared equally by the sources."""
+    n = x.shape[1]
+    residual = mixture - x.sum(1, keepdim=True)
+    keep = (sigma_to / sigma_from) ** (n / gamma_over_sigma**2) if sigma_to > 0 else 0.0
+    return x + (1 - keep) * residual / n
+
+
 def separate_gaussian(
     denoise: Denoise, mixture: torch.Tensor, n_sources: int, sigmas, gamma_over_sigma: float,
     churn=0.0, corrections=0, generator=None, progress=None,
 ):  # fmt: skip
-    """Separation with the Gaussian likelihood of eq. 6.4, gamma(t) = c sigma(t) [107]."""
+    """Separation with the Gaussian likelihood of eq. 6.4, gamma(t) = c sigma(t) [107]: the
+    posterior score is ``gaussian_separation_score``; the sampler takes Euler steps of its prior
+    part and integrates the likelihood part in closed form (``gaussian_likelihood_flow``). An
+    Euler step of the likelihood part multiplies the residual by 1 - N |dsigma| / (c^2 sigma),
+    which falls below -1 (and diverges) with few steps and S_churn: at the embedded 32 steps the
+    Euler version scored -9 dB SI-SDRi where the split one is stable."""
     shape = (mixture.shape[0], n_sources, *mixture.shape[2:])
     x = initial_noise(shape, float(sigmas[0]), generator, mixture.dtype, mixture.device)
 
-    def score(v, s):
-        return gaussian_separation_score(denoise, v, s, mixture, gamma_over_sigma * s)
+    def flow(v, sigma_from, sigma_to):
+        return gaussian_likelihood_flow(v, mixture, sigma_from, sigma_to, gamma_over_sigma)
 
-    return euler_sampler(score, x, sigmas, churn, corrections, generator=generator, progress=progress)
+    return euler_sampler(lambda v, s: prior_score(denoise, v, s), x, sigmas, churn, corrections,
+                         generator=generator, progress=progress, exact=flow)  # fmt: skip
 
 
 def _device(denoise) -> torch.device | str:
