@@ -11,10 +11,10 @@ from harness.diffusion.edm import EDMDenoiser, karras_sigmas, training_sigmas
 from harness.diffusion.samplers import (
     churn_alpha,
     euler_sampler,
+    gaussian_likelihood_flow,
     generate,
     generate_partial,
     separate_dirac,
-    gaussian_likelihood_flow,
     separate_gaussian,
 )
 from harness.diffusion.scores import constrain, dirac_separation_score, gaussian_separation_score, prior_score
