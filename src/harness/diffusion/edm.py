@@ -14,8 +14,6 @@ denoising error.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from k_diffusion.layers import Denoiser
 from k_diffusion.sampling import get_sigmas_karras
@@ -61,15 +59,3 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float) ->
     """The Karras schedule sigma_0 = sigma_max > ... > sigma_{steps-1} = sigma_min, then 0:
     sigma_i = (sigma_max^(1/rho) + i / (steps - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho."""
     return get_sigmas_karras(steps, sigma_min, sigma_max, rho=rho).to(torch.float64)
-
-
-def denoising_loss(denoiser: EDMDenoiser, clean: torch.Tensor, noise: torch.Tensor, sigma) -> torch.Tensor:
-    """The EDM training loss on a batch: the preconditioned error, averaged."""
-    return denoiser.loss(clean, noise, sigma).mean()
-
-
-def sigma_for_std(std: float) -> float:
-    """A data standard deviation as sigma_data, refusing a silent dataset."""
-    if not math.isfinite(std) or std <= 0:
-        raise ValueError(f"the data's standard deviation is {std}: no signal to train on")
-    return float(std)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 import os
 from pathlib import Path
 
@@ -111,6 +110,3 @@ def write_listening_page(path: str, folders: list[str]) -> None:
         parts.append("</table>")
     parts.append("</body></html>")
     write_text(path, "\n".join(parts) + "\n")
-
-
-__all__ = ["write_report", "write_separation_examples", "json"]
