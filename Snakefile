@@ -16,6 +16,7 @@ include: "workflow/rules/sit.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/lass.smk"
 include: "workflow/rules/msdm.smk"
+include: "workflow/rules/cocola.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -29,3 +30,4 @@ rule all:
         rules.results_index.output,
         rules.audio_report.output,
         rules.msdm_report.output,
+        rules.cocola_report.output,

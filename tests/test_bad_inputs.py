@@ -50,6 +50,7 @@ HAND = [
     "workflow dvc-yaml --out dvc.yaml --configfile config.yaml",
     "lass data --dataset celeba --spec '{}' --downloads dl --out celeba.npz",
     "msdm import --weights w.pt --kind msdm --out m.pt",
+    "cocola score --checkpoint c.pt --conditioning y --accompaniment x --csv s.csv --summary s.json",
 ]
 
 

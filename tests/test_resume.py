@@ -98,7 +98,29 @@ def _supervised(tmp: Path) -> list[str]:
             json.dumps(settings), "--device", "cpu", *RUNTIME]  # fmt: skip
 
 
+def _cocola(tmp: Path) -> list[str]:
+    from harness.audio import chorales
+    from harness.audio.embedded import write_dataset
+
+    write_dataset(tmp / "chorales", "chorales", chorales.STEMS,
+                  chorales.make_songs(2, {"train": 2, "valid": 1, "test": 1}, 4.0), 16000)  # fmt: skip
+    features = {"sample_rate": 16000, "n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 32,
+                "f_min": 60.0, "f_max": 7800.0}  # fmt: skip
+    training = {"window_seconds": 0.5, "batch_size": 4, "max_overlap": 0.5, "noise": 1e-3, "active_db": -45.0,
+                "lr": 1e-3, "steps": 120, "checkpoint_every": 10, "log_every": 10, "valid_groups": 20}  # fmt: skip
+    model = {"width": 0.25, "depth": 0.25, "dropout": 0.1, "stochastic_depth": 0.2, "embedding_dim": 16,
+             "similarity": "bilinear", "temperature": 0.1}  # fmt: skip
+    evaluation = {"ks": [2], "groups": 10, "valid_pairs": 4}
+    subprocess.run([str(BIN / "harness"), "cocola", "split", "--data", "chorales", "--features", json.dumps(features),
+                    "--training", json.dumps(training), "--evaluation", json.dumps(evaluation), "--seed", "1",
+                    "--out", "split.json"], cwd=tmp, check=True, capture_output=True)  # fmt: skip
+    return ["cocola", "train", "--name", "all", "--data", "chorales", "--split", "split.json", "--features",
+            json.dumps(features), "--model", json.dumps(model), "--settings", json.dumps(training),
+            "--device", "cpu", *RUNTIME]  # fmt: skip
+
+
 STEPS = {
+    "cocola train": _cocola,
     "msdm train": _msdm,
     "msdm train-supervised": _supervised,
     "odeen train": _odeen,

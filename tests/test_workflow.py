@@ -213,8 +213,10 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert "data/thesis/odeen/tags.npz" in out and "models/thesis/lass/mnist/vqvae.pt" in out
     assert not re.search(r"(?<![\w/])(data|models|checkpoints|logs)/(odeen|lass|sit|audio)/", out)
     # the thesis datasets are downloaded, and FAD uses VGGish (no encoder is trained)
-    assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 2
+    # (COCOLA adds MoisesDB and the held-out MUSDB18-HQ to the report's Slakh and CocoChorales)
+    assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 4
     assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
+    assert "--dataset moisesdb" in out and "--dataset musdb18hq" in out
     assert "audio_fad_encoder" not in jobs and "--backbone vggish" in out
     # LASS at thesis scale: MNIST downloaded, models trained and separations run on a GPU
     assert '"source":"download"' in out and "harness lass data --dataset celeba" in out
@@ -226,6 +228,14 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert len(jobs["msdm_train"]) == 6 and {j["gpu"] for j in jobs["msdm_train"]} == {"1"}
     assert len(jobs["msdm_separate"]) == 8 and "data/thesis/audio/slakh" in out
     assert '"crop":262144' in out and '"constrained":"bass"' in out and "--processes 1" in out
+    # COCOLA at thesis scale: an EfficientNet-B0 per dataset, All and All (cosine) on GPUs; All
+    # trains on CocoChorales' random ensemble; the tracks are mapped from a disk cache
+    assert len(jobs["cocola_train"]) == 5 and {j["gpu"] for j in jobs["cocola_train"]} == {"1"}
+    assert len(jobs["cocola_split"]) == 4 and "results/thesis/cocola/splits/musdb18hq.json" in out
+    assert (
+        '--filters \'{"cocochorales":"random_track"}\'' in out and "--cache data/thesis/cocola/cache" in out
+    )
+    assert '"window_seconds":5.0' in out and '"width":1.0' in out and '"batch_size":32' in out
 
 
 def test_gpu_profile_dry_run(workflow_dir):

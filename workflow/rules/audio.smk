@@ -1,7 +1,7 @@
 # Audio data layer (chapters 5-7): embedded datasets, thesis-scale downloads, the FAD encoder
 # and the report on the datasets (results/audio/).
 AUDIO = config["audio"]
-EMBEDDED_AUDIO = ["synthpop", "chorales"]
+EMBEDDED_AUDIO = ["synthpop", "chorales", "polyphony"]
 DOWNLOADED_AUDIO = sorted(AUDIO["datasets"])
 FAD_TRAINED = AUDIO["fad"]["encoder"] == "trained"
 

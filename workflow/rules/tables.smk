@@ -18,6 +18,7 @@ TABLE_SOURCES = {
     "table_6_1": rules.msdm_report.output.table_6_1,
     "table_6_2": rules.msdm_report.output.table_6_2,
     "table_6_3": rules.msdm_report.output.table_6_3,
+    "table_7_1": rules.cocola_report.output.table_7_1,
 }
 
 
@@ -66,6 +67,7 @@ rule results_index:
         rules.odeen_report.output.figure_exactly_two,
         rules.sit_report.output.figure,
         rules.lass_report.output.figure,
+        rules.cocola_report.output.figure,
         code=CODE("tables", "index"),
     output:
         RP("README.md"),

@@ -23,7 +23,7 @@ from harness.core.seeds import derive_seed
 
 
 def _embedded(args):
-    from harness.audio import chorales, synthpop
+    from harness.audio import chorales, polyphony, synthpop
     from harness.audio.embedded import write_dataset
     from harness.core.config import config_subschema
     from harness.core.inputs import json_value
@@ -34,8 +34,9 @@ def _embedded(args):
     if args.dataset == "synthpop":
         songs, stems = synthpop.make_songs(seed, settings["tracks"], int(settings["bars"])), synthpop.STEMS
     else:
-        songs = chorales.make_songs(seed, settings["tracks"], float(settings["max_seconds"]))
-        stems = chorales.STEMS
+        module = chorales if args.dataset == "chorales" else polyphony
+        songs = module.make_songs(seed, settings["tracks"], float(settings["max_seconds"]))
+        stems = module.STEMS
     write_dataset(args.out, args.dataset, stems, songs, args.sample_rate, args.soundfont or None)
 
 
@@ -106,7 +107,7 @@ def register(sub, step) -> None:
     p = step(
         sub, "embedded", _embedded, "generate and render an embedded multi-stem dataset (offline, seeded)"
     )
-    p.add_argument("--dataset", required=True, choices=["synthpop", "chorales"])
+    p.add_argument("--dataset", required=True, choices=["synthpop", "chorales", "polyphony"])
     p.add_argument(
         "--settings",
         type=JsonText(),

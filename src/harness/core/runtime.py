@@ -19,3 +19,14 @@ def deterministic_torch(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+
+
+def torch_device(device: str) -> str:
+    """A step's ``--device``: ``cuda`` on a machine without one stops with one line."""
+    import torch
+
+    from harness.core.errors import HarnessError
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise HarnessError(f"--device {device}: no CUDA device on this machine")
+    return device

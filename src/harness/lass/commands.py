@@ -25,10 +25,9 @@ def _threads(args) -> None:
 
 
 def _device(args) -> str:
-    """``--device``; ``cuda`` on a machine without one stops with one line."""
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {args.device}: no CUDA device on this machine")
-    return args.device
+    from harness.core.runtime import torch_device
+
+    return torch_device(args.device)
 
 
 def _train_split(args):

@@ -37,12 +37,10 @@ STEM = Text(r"[A-Za-z0-9_]+", 64, "stem name")
 
 def _setup(args) -> str:
     """Threads, and ``--device`` (``cuda`` on a machine without one stops with one line)."""
-    from harness.core.runtime import deterministic_torch
+    from harness.core.runtime import deterministic_torch, torch_device
 
     deterministic_torch(args.threads)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {args.device}: no CUDA device on this machine")
-    return args.device
+    return torch_device(args.device)
 
 
 def _files(args) -> RunFiles:

@@ -16,9 +16,13 @@ from harness.tables.registry import Entry, get_entry, load_registry
 CSV_COLUMNS = ("row", "column", "thesis", "ours", "scale")
 
 
-def read_ours(path: str, only_ours: set | None = None) -> dict[tuple[str, str], str]:
+def read_ours(
+    path: str, only_ours: set | None = None, notes: list | None = None
+) -> dict[tuple[str, str], str]:
     """Our values: a CSV with columns row, column, ours and optionally only_ours (1: a row the
-    thesis does not have, added on purpose); the marked rows are added to ``only_ours``."""
+    thesis does not have, added on purpose; the marked rows are added to ``only_ours``) and
+    note (what a reader must know of our values, e.g. which dataset stands for which; each
+    distinct note is appended to ``notes``)."""
     if not os.path.exists(path):
         raise HarnessError(f"results file {path} does not exist")
     with open(path, encoding="utf-8", newline="") as fh:
@@ -37,6 +41,8 @@ def read_ours(path: str, only_ours: set | None = None) -> dict[tuple[str, str], 
             ours[(r["row"], r["column"])] = r["ours"]
             if r.get("only_ours") == "1" and only_ours is not None:
                 only_ours.add(r["row"])
+            if r.get("note") and notes is not None and r["note"] not in notes:
+                notes.append(r["note"])
         return ours
 
 
@@ -87,7 +93,7 @@ def _wide(rows: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
     return col_names, wide
 
 
-def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
+def to_markdown(entry: Entry, rows: list[dict], scale: str, notes=()) -> str:
     col_names, wide = _wide(rows)
     status = _status(rows)
     header = ["", *[f"{c} ({who})" for c in col_names for who in ("thesis", "ours")]]
@@ -99,6 +105,7 @@ def to_markdown(entry: Entry, rows: list[dict], scale: str) -> str:
         f"Scale of our values: **{scale}**. Status: **{status}**. Thesis values are transcribed from "
         "the thesis text; an empty *ours* cell has not been regenerated.",
         "",
+        *[line for note in notes for line in (f"Note: {note}", "")],
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
@@ -170,10 +177,11 @@ def build_table(
     if entry.kind != "table":
         raise HarnessError(f"{entry_id} is a figure: its family's rule draws it into {figures_dir}")
     only_ours: set[str] = set()
-    rows = long_rows(entry, read_ours(ours, only_ours) if ours else {}, scale, only_ours)
+    notes: list[str] = []
+    rows = long_rows(entry, read_ours(ours, only_ours, notes) if ours else {}, scale, only_ours)
     out = Path(out_dir)
     write_text(out / f"{entry_id}.csv", to_csv(rows))
-    write_text(out / f"{entry_id}.md", to_markdown(entry, rows, scale))
+    write_text(out / f"{entry_id}.md", to_markdown(entry, rows, scale, notes))
     write_text(out / f"{entry_id}.tex", to_latex(entry, rows, scale))
     LOG.info("%s: %d cells, %d ours", entry_id, len(rows), sum(bool(r["ours"]) for r in rows))
     return rows

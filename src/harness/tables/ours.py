@@ -15,11 +15,15 @@ from harness.core.atomic import write_text
 OURS_COLUMNS = ("row", "column", "ours", "only_ours")
 
 
-def write_ours_csv(path: str, rows: list[tuple[str, str, str]], only_ours=()) -> None:
-    """``rows`` of (row, column, value); ``only_ours``: the row names the thesis does not have."""
+def write_ours_csv(path: str, rows: list[tuple[str, str, str]], only_ours=(), note: str = "") -> None:
+    """``rows`` of (row, column, value); ``only_ours``: the row names the thesis does not have;
+    ``note``: a line the built table prints above its cells (kept in a ``note`` column)."""
     only_ours = set(only_ours)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(OURS_COLUMNS)
-    writer.writerows((r, c, v, "1" if r in only_ours else "") for r, c, v in rows)
+    writer.writerow(OURS_COLUMNS + (("note",) if note else ()))
+    for i, (r, c, v) in enumerate(rows):
+        writer.writerow(
+            (r, c, v, "1" if r in only_ours else "") + ((note if i == 0 else "",) if note else ())
+        )
     write_text(path, buf.getvalue())

@@ -1,0 +1,1 @@
+"""COCOLA (thesis ch. 7): a contrastive encoder of the coherence between sub-mixes of stems."""
