@@ -60,6 +60,7 @@ benchmark: $(STAMP)
 	python benchmarks/bench_sdr.py
 	python benchmarks/bench_lass_counts.py
 	python benchmarks/bench_msdm.py
+	python benchmarks/bench_cocola.py
 
 # Re-resolve the pinned set from requirements.in in a fresh environment.
 lock:

@@ -332,6 +332,17 @@ def test_bad_score_inputs_stop_with_one_line(data, tmp_path, case, message):
         assert (tmp_path / "s.csv").exists()
 
 
+def test_report_refuses_a_malformed_accuracy_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,test_set,k,accuracy,sem,chance,pairs\ntrained,chorales,2,high,1.0,50.0,10\n")
+    proc = run(["harness", "cocola", "report", "--accuracy", f"chorales={bad}", "--names", "{}", "--held-out",
+                "[]", "--out-dir", str(tmp_path / "out"), "--figure", str(tmp_path / "f.png")], check=False)  # fmt: skip
+    assert (
+        proc.returncode == 2 and "accuracy is not a number ('high')" in proc.stderr.strip().splitlines()[-1]
+    )
+    assert not (tmp_path / "out" / "table_7_1.csv").exists()
+
+
 def test_split_file_of_another_dataset_is_refused(data, tmp_path):
     proc = run(["harness", "cocola", "evaluate", "--baseline", "chroma", "--data", str(data / "chorales"),
                 "--split", str(data / "synthpop.json"), "--evaluation", json.dumps(EVALUATION), *RUN,

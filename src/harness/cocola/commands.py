@@ -60,8 +60,8 @@ def _datasets(args) -> list[tuple[str, dict]]:
     return out
 
 
-def _check_rate(split: dict, path_or_rate, window: int | None = None) -> None:
-    rate = path_or_rate
+def _check_rate(split: dict, rate: int, window: int | None = None) -> None:
+    """A split file made for this model: its sample rate and window length."""
     if split["sample_rate"] != rate:
         raise HarnessError(
             f"the split of {split['dataset']} is at {split['sample_rate']} Hz, the model at {rate} Hz"

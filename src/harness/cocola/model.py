@@ -7,6 +7,8 @@ original COCOLA code. ``width`` and ``depth`` scale EfficientNet's channels and 
 own compound scaling does (1.0 / 1.0 is B0); the embedded default trains a narrower one.
 
 sim(h1, h2) = h1^T W h2 (eq. 7.2, ``bilinear``) or cos(h1, h2) / tau (``cosine``, Figure 7.3).
+As in the original code, the cosine variant compares the projections themselves (no LayerNorm
+and tanh) and its default tau = 1 is the original's plain cosine, whose logits stay in [-1, 1].
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class ModelSettings:
     stochastic_depth: float = 0.2  # torchvision's B0 default
     embedding_dim: int = 512
     similarity: str = "bilinear"  # bilinear (eq. 7.2) | cosine
-    temperature: float = 0.1  # cosine only: logits cos / tau
+    temperature: float = 1.0  # cosine only: logits cos / tau (1: the original's plain cosine)
 
 
 def log_mel(features: Features) -> nn.Module:
@@ -104,7 +106,8 @@ class Cocola(nn.Module):
     def embed(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, samples] at ``features.sample_rate`` -> [B, d] embeddings h = f_theta(audio)."""
         mel = self.front(audio).unsqueeze(1)  # [B, 1, mels, frames]
-        return torch.tanh(self.norm(self.projection(self.dropout(self.encoder(mel)))))
+        h = self.projection(self.dropout(self.encoder(mel)))
+        return torch.tanh(self.norm(h)) if self.w is not None else h
 
     def similarity(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         """[B1, d], [B2, d] -> [B1, B2]: sim(h1_k, h2_j) for every k, j."""

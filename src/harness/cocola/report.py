@@ -20,13 +20,26 @@ THESIS_ROWS = ("MoisesDB", "Slakh2100", "CocoChorales", "All")
 THESIS_COLUMNS = ("MUSDB18-HQ", "MoisesDB", "Slakh2100", "CocoChorales")
 
 
-def _read(path: str, columns, what: str) -> list[dict]:
+def _read(path: str, columns, what: str, numeric=()) -> list[dict]:
+    """The rows of a CSV with ``columns``; the ``numeric`` ones must hold numbers (or nothing)."""
+    if not Path(path).is_file():
+        raise HarnessError(f"{what} {path} not found (run its rule)")
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         missing = set(columns) - set(reader.fieldnames or ())
         if missing:
             raise HarnessError(f"{path}: not a {what} (no column {sorted(missing)[0]!r})")
-        return list(reader)
+        rows = list(reader)
+    for line, row in enumerate(rows, 2):
+        for col in numeric:
+            try:
+                if row[col] not in ("", None):
+                    float(row[col])
+            except (TypeError, ValueError):
+                raise HarnessError(f"{path} line {line}: {col} is not a number ({row[col]!r})") from None
+    if not rows:
+        raise HarnessError(f"{path}: an empty {what}")
+    return rows
 
 
 def _named(items: list[str], what: str) -> list[tuple[str, str]]:
@@ -55,8 +68,8 @@ def write_report(args) -> None:
     out = Path(args.out_dir)
     results = {}
     for model, path in _named(args.accuracy, "--accuracy"):
-        for r in _read(path, ACCURACY, "accuracy CSV"):
-            results[(model, r["test_set"], int(r["k"]))] = r
+        for r in _read(path, ACCURACY, "accuracy CSV", ("k", "accuracy", "sem", "chance")):
+            results[(model, r["test_set"], int(float(r["k"])))] = r
     test_sets = list(dict.fromkeys(t for _, t, _ in results))
     models = list(dict.fromkeys(m for m, _, _ in results))
     # Table 7.1: K = 2, the thesis's rows (training sets) and columns (test sets)
@@ -69,7 +82,10 @@ def write_report(args) -> None:
             r = results.get((model, test, 2))
             if r is not None:
                 rows.append((row, names.get(test, test), f"{float(r['accuracy']):.2f}%"))
-    chance = next(float(r["chance"]) for (_, _, k), r in results.items() if k == 2)
+    pairs_of_two = [r for (_, _, k), r in results.items() if k == 2]
+    if not pairs_of_two:
+        raise HarnessError("no accuracy at K = 2 in the --accuracy files: Table 7.1 is K = 2")
+    chance = float(pairs_of_two[0]["chance"])
     rows += [("Chance (1 / K)", names.get(t, t), f"{chance:.2f}%") for t in test_sets]
     only.append("Chance (1 / K)")
     covered = {names.get(t, t) for t in test_sets} | {model_label(m, names) for m in models}
@@ -114,7 +130,7 @@ def plot_training(histories: list[tuple[str, str]], chance: float, path: str) ->
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, file in histories:
-        rows = _read(file, ("step", "valid_accuracy"), "training history")
+        rows = _read(file, ("step", "valid_accuracy"), "training history", ("step", "valid_accuracy"))
         steps = [int(r["step"]) for r in rows if r["valid_accuracy"]]
         acc = [100 * float(r["valid_accuracy"]) for r in rows if r["valid_accuracy"]]
         ax.plot(steps, acc, marker="o", markersize=3, label=f"{name} similarity")
