@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import run
-from harness.audio import chorales, synthpop
+from harness.audio import chorales, polyphony, synthpop
 from harness.audio.dataset import StemDataset
 from harness.audio.embedded import write_dataset
 from harness.audio.render import Note, Part, find_soundfont, render_tracks
@@ -95,6 +95,18 @@ def test_chorales_have_four_voices():
         # soprano above bass on average: the voices are where SATB puts them
         mean = {v: np.mean([n.pitch for n in song.parts[v].notes]) for v in chorales.STEMS}
         assert mean["soprano"] > mean["alto"] > mean["tenor"] > mean["bass"]
+
+
+def test_polyphony_is_seeded_palestrina_with_other_instruments():
+    songs = polyphony.make_songs(2, {"train": 0, "valid": 0, "test": 4}, max_seconds=8.0)
+    again = polyphony.make_songs(2, {"train": 0, "valid": 0, "test": 4}, max_seconds=8.0)
+    assert [s.meta for s in songs] == [s.meta for s in again] and len({s.meta["source"] for s in songs}) == 4
+    used = {p for programs in chorales.ENSEMBLES.values() for p in programs}
+    for song in songs:
+        assert song.split == "test" and "palestrina/" in song.meta["source"] and song.seconds <= 8.0
+        assert 3 <= len(song.parts) <= 6 and set(song.parts) <= set(polyphony.STEMS)
+        assert all(part.notes for part in song.parts.values())  # a voice without notes is absent
+        assert not {part.program for part in song.parts.values()} & used  # never the chorales' instruments
 
 
 def test_missing_manifest_is_one_line(tmp_path):

@@ -4,7 +4,9 @@ Accuracy: every evaluation pair (m1, m2) of a test split is embedded once; the s
 every anchor with every positive, S[k, j] = sim(h1_k, h2_j), then scores any batch. A batch is
 K distinct windows drawn at random (seeded); its accuracy is the share of its rows whose
 largest entry is on the diagonal, and the result is the mean over many batches, as the thesis
-averages over the batches of its test loader. Chance is 1/K. A tie counts as a miss.
+averages over the batches of its test loader. Chance is 1/K. A row whose largest entry is shared
+by several columns, the diagonal among them, scores 1/(number tied): the expectation of argmax
+with random tie-breaking, so an encoder that maps everything to one point scores chance, not 0.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ def group_accuracy(sim: np.ndarray, k: int, groups: int, rng: np.random.Generato
     for g in range(groups):
         idx = rng.choice(n, k, replace=False)
         block = sim[np.ix_(idx, idx)]
-        diagonal = np.diag(block)
-        off = block + np.diag(np.full(k, -np.inf))
-        scores[g] = np.mean(diagonal > off.max(axis=1))
+        top = block.max(axis=1, keepdims=True)
+        tied = (block == top).sum(axis=1)
+        scores[g] = np.mean((np.diag(block) == top[:, 0]) / tied)
     return float(scores.mean()), float(scores.std(ddof=1) / np.sqrt(groups)) if groups > 1 else 0.0
 
 

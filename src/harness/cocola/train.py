@@ -1,6 +1,7 @@
 """Training a COCOLA encoder (thesis 7.3.1, 7.4) with the shared resumable loop: Adam on the
-contrastive loss of eq. 7.3 over batches of K windows, the accuracy of eq. 7.5 logged on the
-validation pairs of the split files as training goes (Figure 7.3 plots it)."""
+contrastive loss of eq. 7.3 over batches of K windows, the accuracy of eq. 7.5 (K = 2, batches
+within one dataset, averaged over the datasets) logged on the validation pairs of the split
+files as training goes (Figure 7.3 plots it)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def train_cocola(
     model = Cocola(features, model_settings).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     sampler = WindowSampler(tracks, window, settings.max_overlap, settings.active_db, settings.noise)
-    valid_audio = [pair_audio(by_id, p, window) for by_id, pairs in valid for p in pairs]
+    # validation pairs of each dataset apart: a batch mixing datasets would be told apart by timbre
+    valid_audio = [[pair_audio(by_id, p, window) for p in pairs] for by_id, pairs in valid if len(pairs) >= 2]
     last = {}
 
     def step_fn(step_rng):
@@ -55,15 +57,19 @@ def train_cocola(
     def evaluate():
         row = {"train_accuracy": round(last["accuracy"], 4)}
         if valid_audio:
-            h1, h2 = embed_pairs(model, valid_audio, device)
-            sim = model.similarity(h1, h2).cpu().numpy()
             # the groups are drawn from a generator of their own: validating draws nothing from
             # the training stream, so the weights do not depend on how often one validates
             groups = np.random.default_rng(seed)
-            row["valid_accuracy"] = round(group_accuracy(sim, 2, settings.valid_groups, groups)[0], 4)
+            accuracy = []
+            for audio in valid_audio:  # K = 2 batches within each dataset, then their mean
+                h1, h2 = embed_pairs(model, audio, device)
+                sim = model.similarity(h1, h2).cpu().numpy()
+                accuracy.append(group_accuracy(sim, 2, settings.valid_groups, groups)[0])
+            row["valid_accuracy"] = round(float(np.mean(accuracy)), 4)
         return row
 
-    tag = repr((asdict(features), asdict(model_settings), settings, seed, len(tracks), len(valid_audio)))
+    n_valid = sum(len(a) for a in valid_audio)
+    tag = repr((asdict(features), asdict(model_settings), settings, seed, len(tracks), n_valid))
     history, finished = train_steps(
         model, optimizer, step_fn, settings.steps, rng, files.checkpoint, tag, settings.log_every,
         evaluate=evaluate, stop_after=stop_after, desc=f"cocola ({model_settings.similarity})",
@@ -74,7 +80,7 @@ def train_cocola(
     save_model(files.model, model, {"window": window})
     params = sum(p.numel() for p in model.parameters())
     meta = {"parameters": params, "steps": settings.steps, "train_tracks": len(tracks),
-            "valid_pairs": len(valid_audio), "similarity": model_settings.similarity,
+            "valid_pairs": n_valid, "similarity": model_settings.similarity,
             "final": history[-1] if history else None}  # fmt: skip
     finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint,
                ["step", "train_loss", "train_accuracy", "valid_accuracy"])  # fmt: skip
