@@ -461,3 +461,21 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     assert (
         json.loads((wf / "results/thesis/cocola/train/all_cosine.json").read_text())["similarity"] == "cosine"
     )
+
+
+def test_a_split_of_other_windows_or_a_bad_filter_is_refused(data, tmp_path):
+    other = dict(TRAINING, window_seconds=0.5)
+    run(["harness", "cocola", "split", "--data", str(data / "chorales"), "--features", json.dumps(FEATURES),
+         "--training", json.dumps(other), "--evaluation", json.dumps(EVALUATION), "--seed", "1",
+         "--out", str(tmp_path / "short.json")])  # fmt: skip
+    proc = run(["harness", "cocola", "evaluate", "--checkpoint", str(data / "model.pt"), "--data",
+                str(data / "chorales"), "--split", str(tmp_path / "short.json"), "--evaluation",
+                json.dumps(EVALUATION), *RUN, "--csv", str(tmp_path / "a.csv")], check=False)  # fmt: skip
+    assert proc.returncode == 2 and "8000-sample windows, the model was trained on 16000" in proc.stderr
+    proc = run(["harness", "cocola", "train", "--name", "x", "--data", str(data / "chorales"), "--split",
+                str(data / "chorales.json"), "--features", json.dumps(FEATURES), "--model", json.dumps(MODEL),
+                "--settings", json.dumps(TRAINING), "--filters", '{"chorales": "("}', *RUN,
+                "--out", str(tmp_path / "m.pt"), "--history", str(tmp_path / "h.csv"), "--meta",
+                str(tmp_path / "m.json"), "--checkpoint", str(tmp_path / "m.ckpt")], check=False)  # fmt: skip
+    assert proc.returncode == 2 and "is not a regular expression" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m.pt").exists()

@@ -234,7 +234,11 @@ def matching(ids: list[str], pattern: str | None) -> list[str]:
     """The ids a regular expression (``re.search``) selects; all of them when ``pattern`` is empty."""
     if not pattern:
         return ids
-    return [i for i in ids if re.search(pattern, i)]
+    try:
+        compiled = re.compile(pattern)
+    except re.error as err:
+        raise HarnessError(f"track filter {pattern!r} is not a regular expression ({err})") from None
+    return [i for i in ids if compiled.search(i)]
 
 
 def make_split(root: str, window: int, hop: int, active_db: float, sample_rate: int, seed: int,

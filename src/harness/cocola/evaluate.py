@@ -97,6 +97,10 @@ def accuracy_rows(args, datasets: list[tuple[str, dict]], device: str) -> list[d
                 f"the split of {split['dataset']} is at {split['sample_rate']} Hz, the model at {rate} Hz"
             )
         window = split["window"]
+        if args.checkpoint and window != model.window:
+            raise HarnessError(
+                f"the split of {split['dataset']} has {window}-sample windows, the model was trained on {model.window}"
+            )
         pairs = split["pairs"].get("test", [])
         if len(pairs) < max(evaluation["ks"]):
             raise HarnessError(
