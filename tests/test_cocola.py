@@ -154,6 +154,8 @@ def test_similarities_loss_and_accuracy_match_their_equations():
     cosine = Cocola(Features(), ModelSettings(**dict(MODEL, similarity="cosine", temperature=0.5)))
     c = cosine.similarity(h1, h2)
     assert torch.allclose(c[1, 2], torch.nn.functional.cosine_similarity(h1[1], h2[2], dim=0) / 0.5)
+    for m in (model, cosine):  # the score's pairwise form is the matrix's diagonal
+        assert torch.allclose(m.paired_similarity(h1, h2), torch.diagonal(m.similarity(h1, h2)), atol=1e-5)
     assert batch_accuracy(torch.tensor([[3.0, 1.0], [2.0, 1.0]])) == 0.5  # eq. 7.5
     emb = model.embed(torch.randn(3, RATE))
     assert emb.shape == (3, 64) and emb.abs().max() <= 1  # LayerNorm, then tanh

@@ -60,23 +60,12 @@ def _datasets(args) -> list[tuple[str, dict]]:
     return out
 
 
-def _check_rate(split: dict, rate: int, window: int | None = None) -> None:
-    """A split file made for this model: its sample rate and window length."""
-    if split["sample_rate"] != rate:
-        raise HarnessError(
-            f"the split of {split['dataset']} is at {split['sample_rate']} Hz, the model at {rate} Hz"
-        )
-    if window is not None and split["window"] != window:
-        raise HarnessError(
-            f"the split of {split['dataset']} has {split['window']}-sample windows, the model {window}"
-        )
-
-
 def _split(args):
     from harness.cocola.data import make_split
     from harness.cocola.model import Features
     from harness.cocola.train import TrainSettings
     from harness.core.atomic import write_text
+    from harness.core.logs import LOG
 
     features = settings_arg(Features, args.features, "--features")
     training = settings_arg(TrainSettings, args.training, "--training")
@@ -92,15 +81,13 @@ def _split(args):
             f"{args.data}: no test window has two active stems above {training.active_db} dBFS"
         )
     write_text(args.out, json.dumps(split, indent=1) + "\n")
-    from harness.core.logs import LOG
-
     LOG.info("%s: tracks %s; %d validation and %d test pairs", split["dataset"],
              {s: len(v) for s, v in split["tracks"].items()}, len(split["pairs"]["valid"]),
              len(split["pairs"]["test"]))  # fmt: skip
 
 
 def _train(args):
-    from harness.cocola.data import load_tracks, matching
+    from harness.cocola.data import check_split, load_tracks, matching
     from harness.cocola.train import TrainSettings, train_cocola
 
     device = _setup(args)
@@ -110,7 +97,7 @@ def _train(args):
     window = round(settings.window_seconds * features.sample_rate)
     tracks, valid = [], []
     for root, split in _datasets(args):
-        _check_rate(split, features.sample_rate, window)
+        check_split(split, features.sample_rate, window)
         ids = matching(split["tracks"]["train"], filters.get(split["dataset"]))
         if not ids:
             raise HarnessError(f"{root}: no training track (filter {filters.get(split['dataset'])!r})")

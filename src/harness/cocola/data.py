@@ -66,10 +66,14 @@ class Track:
     def samples(self) -> int:
         return self.audio.shape[-1]
 
+    def _db(self, first, span: int) -> np.ndarray:
+        """RMS (dBFS) of each stem over ``span`` frames from frame(s) ``first``."""
+        power = (self.energy[:, first + span] - self.energy[:, first]) / max(span * self.frame, 1)
+        return 10 * np.log10(np.maximum(power, 1e-20))
+
     def rms_db(self, start: int, length: int) -> np.ndarray:
         a, b = start // self.frame, (start + length) // self.frame
-        power = (self.energy[:, b] - self.energy[:, a]) / max((b - a) * self.frame, 1)
-        return 10 * np.log10(np.maximum(power, 1e-20))
+        return self._db(a, b - a)
 
     def active(self, start: int, length: int, active_db: float) -> list[int]:
         return [int(i) for i in np.flatnonzero(self.rms_db(start, length) > active_db)]
@@ -79,9 +83,7 @@ class Track:
         n = (self.samples - length) // self.frame + 1
         if n <= 0:
             return np.zeros(0, np.int64)
-        span = length // self.frame
-        power = (self.energy[:, span : span + n] - self.energy[:, :n]) / (span * self.frame)
-        active = (10 * np.log10(np.maximum(power, 1e-20)) > active_db).sum(0)
+        active = (self._db(np.arange(n), length // self.frame) > active_db).sum(0)
         return np.flatnonzero(active >= 2) * self.frame
 
 
@@ -98,6 +100,18 @@ def _track(track_id: str, stems: list[str], audio: np.ndarray, frame: int) -> Tr
 
 def load_split(path: str) -> dict:
     return read_json(path, SPLIT_SCHEMA, "COCOLA split file")
+
+
+def check_split(split: dict, rate: int, window: int | None = None) -> None:
+    """A split file made for this model: its sample rate and (when given) its window length."""
+    if split["sample_rate"] != rate:
+        raise HarnessError(
+            f"the split of {split['dataset']} is at {split['sample_rate']} Hz, the model at {rate} Hz"
+        )
+    if window is not None and split["window"] != window:
+        raise HarnessError(
+            f"the split of {split['dataset']} has {split['window']}-sample windows, the model was trained on {window}"
+        )
 
 
 def load_tracks(root: str, ids: list[str], sample_rate: int, cache: str | None = None) -> list[Track]:

@@ -73,7 +73,7 @@ def accuracy_rows(args, datasets: list[tuple[str, dict]], device: str) -> list[d
     """Eq. 7.5 accuracy of one model (or baseline) on the test pairs of every dataset, for each
     K of the evaluation settings. The random batches depend on the dataset and K only, so
     every model is scored on the very same batches."""
-    from harness.cocola.data import load_tracks, pair_audio
+    from harness.cocola.data import check_split, load_tracks, pair_audio
     from harness.cocola.model import Cocola, Features, ModelSettings, load_model
     from harness.core.config import settings_arg
     from harness.core.errors import HarnessError
@@ -92,15 +92,8 @@ def accuracy_rows(args, datasets: list[tuple[str, dict]], device: str) -> list[d
             model = Cocola(features, settings_arg(ModelSettings, args.model, "--model")).to(device).eval()
     rows = []
     for root, split in datasets:
-        if split["sample_rate"] != rate:
-            raise HarnessError(
-                f"the split of {split['dataset']} is at {split['sample_rate']} Hz, the model at {rate} Hz"
-            )
+        check_split(split, rate, model.window if args.checkpoint else None)
         window = split["window"]
-        if args.checkpoint and window != model.window:
-            raise HarnessError(
-                f"the split of {split['dataset']} has {window}-sample windows, the model was trained on {model.window}"
-            )
         pairs = split["pairs"].get("test", [])
         if len(pairs) < max(evaluation["ks"]):
             raise HarnessError(

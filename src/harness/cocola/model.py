@@ -111,13 +111,18 @@ class Cocola(nn.Module):
 
     def similarity(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         """[B1, d], [B2, d] -> [B1, B2]: sim(h1_k, h2_j) for every k, j."""
+        return self._sim(h1, h2.T)
+
+    def paired_similarity(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+        """[B, d], [B, d] -> [B]: sim(h1_k, h2_k) of each row with its own partner only."""
+        return self._sim(h1.unsqueeze(1), h2.unsqueeze(2)).reshape(-1)
+
+    def _sim(self, h1: torch.Tensor, h2t: torch.Tensor) -> torch.Tensor:
+        """h1 [..., B1, d] against h2 transposed [..., d, B2]."""
         if self.w is not None:
-            return h1 @ self.w @ h2.T  # eq. 7.2
-        return (
-            nn.functional.normalize(h1, dim=-1)
-            @ nn.functional.normalize(h2, dim=-1).T
-            / self.settings.temperature
-        )
+            return h1 @ self.w @ h2t  # eq. 7.2
+        h1 = nn.functional.normalize(h1, dim=-1)
+        return h1 @ nn.functional.normalize(h2t, dim=-2) / self.settings.temperature
 
 
 def contrastive_loss(sim: torch.Tensor) -> torch.Tensor:

@@ -76,11 +76,7 @@ def score_pairs(
     model.eval()
     h_y, h_x = embed(model, ys, device, batch), embed(model, xs, device, batch)
     with torch.no_grad():
-        per_window = (
-            (h_y @ model.w * h_x).sum(-1)
-            if model.w is not None
-            else torch.diagonal(model.similarity(h_y, h_x))
-        )
+        per_window = model.paired_similarity(h_y, h_x)
     per_window = per_window.cpu().numpy()
     bounds = np.cumsum([0] + counts)
     return [float(per_window[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
