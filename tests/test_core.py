@@ -78,7 +78,7 @@ def test_deterministic_torch_fixes_threads_and_kernels():
         torch.set_num_threads(threads)
 
 
-def _regression(tmp_path, name, steps=10, stop_after=None):
+def _regression(tmp_path, name, steps=10, stop_after=None, **loop_args):
     """A linear regression trained through the shared loop, logged every 2 steps and
     checkpointed every 3."""
     rng = seed_everything(11)
@@ -91,25 +91,28 @@ def _regression(tmp_path, name, steps=10, stop_after=None):
         return torch.mean((model(x) - x @ w.T) ** 2)
 
     def evaluate():
-        return {"weight_error": round(float((model.weight - w).abs().max()), 6)}
+        error = round(float((model.weight - w).abs().max()), 6)
+        return {"weight_error": error, "minus_error": -error}
 
     ckpt = str(tmp_path / f"{name}.ckpt")
     history, done = train_steps(model, opt, step_fn, steps, rng, ckpt, "tag", 2, evaluate, stop_after,
-                                checkpoint_every=3)  # fmt: skip
+                                checkpoint_every=3, **loop_args)  # fmt: skip
     return model, history, done, ckpt
 
 
-def test_loop_logs_checkpoints_and_resumes_exactly(tmp_path):
-    model, history, done, ckpt = _regression(tmp_path, "straight")
-    assert done and [row["step"] for row in history] == [2, 4, 6, 8, 10]
-    assert history[-1]["weight_error"] < history[0]["weight_error"]  # it learns the weights
-    # killed after step 7: the last checkpoint is step 6; the resumed run repeats step 7
-    _, _, done, ckpt = _regression(tmp_path, "resumed", stop_after=7)
-    state = torch.load(ckpt, weights_only=True)
-    assert not done and state["step"] == 6
-    resumed, history_2, done, _ = _regression(tmp_path, "resumed")
-    assert done and history_2 == history
-    assert torch.equal(resumed.weight, model.weight) and torch.equal(resumed.bias, model.bias)
+def test_loop_keeps_the_best_evaluation_and_resumes_with_it(tmp_path):
+    """keep_best ends with the weights of the evaluation where the key was lowest: keyed on
+    minus the weight error, that is the first evaluation (step 2), not the last, also when the
+    run was killed after it and resumed."""
+    w = torch.tensor([[1.0, -2.0, 0.5]])
+    model, history, done, _ = _regression(tmp_path, "best", keep_best="minus_error")
+    assert done and [r["kept"] for r in history] == [1, 0, 0, 0, 0]
+    assert round(float((model.weight - w).abs().max()), 6) == history[0]["weight_error"]
+    assert history[0]["weight_error"] > history[-1]["weight_error"]
+    _, _, done, _ = _regression(tmp_path, "best_resumed", stop_after=7, keep_best="minus_error")
+    assert not done
+    resumed, history_2, done, _ = _regression(tmp_path, "best_resumed", keep_best="minus_error")
+    assert done and history_2 == history and torch.equal(resumed.weight, model.weight)
 
 
 def test_checkpoint_of_other_settings_is_not_resumed_and_a_foreign_file_is_kept(tmp_path):

@@ -115,6 +115,13 @@ def test_likelihood_known_answer_and_bad_codes():
         (1, 0): 0.666667,
     }
     assert likelihood.slice(0)[0].numel() == 0
+    # L > 0 exactly at the counted triples, in both orders of the pair
+    z1, z2, m = (
+        torch.tensor([0, 1, 0, 1, 0, 2]),
+        torch.tensor([1, 0, 1, 0, 0, 3]),
+        torch.tensor([2, 3, 3, 2, 2, 3]),
+    )
+    assert likelihood.counted(z1, z2, m).tolist() == [True, True, True, True, False, False]
     with pytest.raises(HarnessError, match="outside"):
         SparseCounts.empty(4).add(torch.tensor([4]), torch.tensor([0]), torch.tensor([0]))
 
@@ -176,6 +183,18 @@ def test_samplers_keep_to_pairs_the_likelihood_allows(prior, sampler):
         assert all((a, b) in ok for a, b, ok in zip(row1, row2, allowed))
 
 
+def test_a_mixture_code_never_counted_falls_back_on_the_priors_and_is_counted(prior):
+    likelihood = _one_to_one_likelihood(9, 3)  # codes 0..8 counted as mixtures: every one
+    sparse = Likelihood(SparseCounts.empty(9).add(torch.tensor([1]), torch.tensor([1]), torch.tensor([4])))
+    stats = {"fallbacks": 0}
+    pair = PriorPair(prior, prior, 9)
+    c1, _ = sample_codes(pair, sparse, [4, 2, 4, 7, 0], Sampler("greedy"), torch.Generator(), stats)
+    assert stats["fallbacks"] == 3 and c1[0, 0] == 1 and c1[0, 2] == 1  # 2, 7 and 0 were never counted
+    stats = {"fallbacks": 0}
+    sample_codes(pair, likelihood, [4, 2, 4, 7, 0], Sampler("greedy"), torch.Generator(), stats)
+    assert stats["fallbacks"] == 0
+
+
 def test_beam_search_returns_the_best_path_and_greedy_is_one_beam(prior):
     torch.manual_seed(0)
     k = 9
@@ -208,7 +227,7 @@ def test_beam_search_returns_the_best_path_and_greedy_is_one_beam(prior):
 
 def test_refinement_fits_the_mixture():
     torch.manual_seed(0)
-    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4, beta=0.25, channels=1)).eval()
+    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4, beta=0.25, decay=0.99, dead_code=2, channels=1)).eval()
     with torch.no_grad():  # a mixture the decoder can make exactly, from other dense codes
         x = (
             vqvae.decode_latents(torch.randn(2, 4, 7, 7)) + vqvae.decode_latents(torch.randn(2, 4, 7, 7))
@@ -243,7 +262,8 @@ def test_vqvae_training_resumes_after_a_kill(tmp_path, mnist):
     from harness.train.loop import RunFiles
 
     images = mnist["train_images"][:300, None].astype(np.float32) / 255
-    settings = VQVAESettings(codes=16, dim=8, beta=0.25, steps=12, batch_size=8, lr=1e-3, checkpoint_every=4)
+    settings = VQVAESettings(codes=16, dim=8, beta=0.25, decay=0.99, dead_code=2, steps=12, batch_size=8, lr=1e-3,
+                             checkpoint_every=4)  # fmt: skip
 
     def run(name, stop_after=None):
         files = RunFiles(*(str(tmp_path / f"{name}.{ext}") for ext in ("pt", "csv", "json", "ckpt")))

@@ -93,18 +93,26 @@ def test_split_follows_the_protocol(lang, split):
     assert again == split  # seeded
 
 
-def test_training_data_is_balanced_and_correctly_labelled(lang, split):
+def test_training_data_is_uniform_over_u_and_correctly_labelled(lang, split):
+    """As the original: each rule's m structures are distinct uniform draws from U, so its labels
+    keep the rule's prior (no 50/50 balancing)."""
     rules, packed, _, _ = lang
     index = {r: i for i, r in enumerate(rules)}
     ids = [index[r] for r in split["train"]["500"][:40]]
-    data = games.training_data(ids, packed, 100, seed=3)
-    assert data["structures"].shape == (40, 100)
+    data = games.training_data(ids, packed, 1000, seed=3)
+    assert data["structures"].shape == (40, 1000)
+    n_pos = np.empty(len(ids))
     for k, r in enumerate(ids):
         truth = unpack_row(packed[r], UNIVERSE_SIZE)
         assert (data["labels"][k] == truth[data["structures"][k]]).all()
-    rates = data["labels"].mean(axis=1)
-    n_pos = np.array([unpack_row(packed[r], UNIVERSE_SIZE).sum() for r in ids])
-    assert np.allclose(rates[(n_pos >= 50) & (n_pos <= UNIVERSE_SIZE - 50)], 0.5)
+        assert len(np.unique(data["structures"][k])) == 1000
+        n_pos[k] = truth.sum()
+    # the positive rate of the drawn structures follows the rule's rate over U (binomial, m = 1000)
+    rate, prior = data["labels"].mean(axis=1), n_pos / UNIVERSE_SIZE
+    assert np.all(np.abs(rate - prior) < 5 * np.sqrt(prior * (1 - prior) / 1000) + 1e-9)
+    assert np.abs(rate - 0.5).max() > 0.3  # some rules are far from balanced, as over U
+    # the draws cover U uniformly: the mean index is the middle of U
+    assert abs(data["structures"].mean() / UNIVERSE_SIZE - 0.5) < 0.01
 
 
 def test_every_test_game_is_unique(lang, split):

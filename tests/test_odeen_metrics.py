@@ -99,3 +99,21 @@ def test_thinking_time_curves():
     assert np.allclose(
         metrics.brute_force_within(np.array([2]), np.array([1, 2, 9]), 10), [0.2, 1 - 56 / 90, 1.0]
     )
+
+
+def test_table_3_1_prints_the_baselines_and_the_crn_margin_in_standard_errors():
+    from harness.odeen import report
+
+    diff, se = report.nrs_margin({"nrs": 0.2}, {"nrs": 0.1}, 100)
+    assert diff == pytest.approx(0.1) and se == pytest.approx(np.sqrt((0.16 + 0.09) / 100))
+    crn = {
+        "test_games": 100,
+        "crn": {"nrs": 0.2, "t_acc": 0.9, "r_acc": 0.15},
+        "baselines": {"majority_label": {"nrs": 0.0, "t_acc": 0.79}, "random": {"nrs": 0.0, "t_acc": 0.5}},
+    }
+    rows, note = report.table_3_1(crn, {"nrs": 0.1, "t_acc": 0.85, "r_acc": 0.01}, {"nrs": 0.2, "t_acc": 0.8})
+    cells = {(r, c): v for r, c, v in rows}
+    assert cells[("Majority label (baseline)", "T-Accuracy")] == "79.0%"
+    assert cells[("Random labels (baseline)", "NRS")] == "0.0%" and cells[("Emp-R", "R-Accuracy")] == "-"
+    assert note.startswith("100 test games")
+    assert "CRN - Emp-C = +10.0 ± 5.0 pp (+2.0 SE)" in note and "CRN - Emp-R = +0.0" in note

@@ -181,6 +181,7 @@ rule lass_test:
         code=CODE("lass", "separate"),
     output:
         csv=RP("lass/test.csv"),
+        summary=RP("lass/test.json"),
         estimates=DP("lass/test_estimates.npz"),
     log:
         LOGS.format("lass/test"),
@@ -201,7 +202,7 @@ rule lass_test:
     shell:
         f"harness lass separate {LASS_MODEL_ARGS} --mixture-set test"
         " --mixtures {params.mixtures} --sampler {params.sampler} --refine {params.refine}"
-        " --csv {output.csv} --estimates {output.estimates} --log {log}"
+        " --csv {output.csv} --summary {output.summary} --estimates {output.estimates} --log {log}"
 
 
 rule lass_baselines:
@@ -256,6 +257,33 @@ rule lass_timing:
         " --out {output} --log {log}"
 
 
+# Table 5.4 at the thesis's settings (candidates, T) on this scale's machine and models.
+use rule lass_timing as lass_timing_thesis_settings with:
+    output:
+        RP("lass/timing_thesis_settings.json"),
+    log:
+        LOGS.format("lass/timing_thesis_settings"),
+    benchmark:
+        BENCHMARKS.format("lass/timing_thesis_settings")
+    params:
+        samplers=dvc_param("lass.samplers"),
+        settings=dvc_param("lass.timing_thesis_settings"),
+        sampler=smk.json_word(
+            {
+                **LASS["samplers"][LASS["test"]["sampler"]],
+                "candidates": LASS["timing_thesis_settings"]["candidates"],
+            },
+            drop=("label",),
+        ),
+        repeats=cfg("lass.timing_repeats"),
+        refine_settings=dvc_param("lass.refine"),
+        refine=smk.json_word(
+            {**LASS["refine"], "steps": LASS["timing_thesis_settings"]["steps"]}
+        ),
+        seed=cfg("seed"),
+        device=cfg("device"),
+
+
 rule lass_celeba_test:
     input:
         **lass_models("celeba"),
@@ -298,9 +326,11 @@ rule lass_report:
             else []
         ),
         test=rules.lass_test.output.csv,
+        test_summary=rules.lass_test.output.summary,
         estimates=rules.lass_test.output.estimates,
         baselines=rules.lass_baselines.output,
         timing=rules.lass_timing.output,
+        timing_thesis=rules.lass_timing_thesis_settings.output,
         samplers=expand(RP("lass/samplers/{sampler}.csv"), sampler=LASS_SAMPLERS),
         code=CODE("lass", "report"),
     output:
@@ -337,8 +367,10 @@ rule lass_report:
         ),
     shell:
         "harness lass report --likelihood-meta {input.likelihood} --test-csv {input.test}"
+        " --test-summary {input.test_summary}"
         " --test-sampler {params.test_sampler} --baselines-csv {input.baselines}"
         " {params.sampler_csvs} --sampler-names {params.names} --timing {input.timing}"
+        " --timing-thesis-settings {input.timing_thesis}"
         " --estimates {input.estimates} --out-dir {params.out_dir} --figure {output.figure}"
         " {params.celeba}"
         " --log {log}"

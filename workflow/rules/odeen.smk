@@ -226,28 +226,6 @@ rule odeen_train_interpreter:
         " --history {output.plot} --summary {output.metrics} --log {log}"
 
 
-use rule odeen_train_interpreter as odeen_train_cg with:
-    output:
-        model=MP("odeen/cg_{n}x{m}.pt"),
-        plot=RP("odeen/train/cg_{n}x{m}.csv"),
-        metrics=RP("odeen/train/cg_{n}x{m}.json"),
-    log:
-        LOGS.format("odeen/train_cg_{n}x{m}"),
-    benchmark:
-        BENCHMARKS.format("odeen/train_cg_{n}x{m}")
-    resources:
-        **res("odeen_train_cg"),
-    params:
-        kind="cg",
-        hparams=cfg("odeen.conjecture_generator"),
-        table_size=cfg("odeen.table_size"),
-        seed=cfg("seed"),
-        device=cfg("device"),
-        checkpoint=CP("odeen/cg_{n}x{m}.ckpt"),
-        plot_x="step",
-        plot_y="valid_accuracy",
-
-
 use rule odeen_train_interpreter as odeen_train_empiricist with:
     output:
         model=MP("odeen/{emp}_{n}x{m}.pt"),
@@ -275,7 +253,8 @@ rule odeen_evaluate_crn:
         **ODEEN_DATA,
         games=DP("odeen/games_test.npz"),
         interpreter=MP("odeen/interpreter_{n}x{m}.pt"),
-        cg=MP("odeen/cg_{n}x{m}.pt"),
+        # the conjecture generator is EMP-C's rule decoder, as in the original code
+        cg=MP("odeen/emp_c_{n}x{m}.pt"),
         code=CODE("odeen", "evaluate"),
     output:
         metrics=RP("odeen/eval/crn_{n}x{m}.json"),

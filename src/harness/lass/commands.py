@@ -17,6 +17,9 @@ from harness.core.rows import write_rows_csv
 from harness.core.seeds import derive_seed
 from harness.train.loop import RunFiles
 
+# the per-mixture columns of `harness lass separate` (harness.lass.evaluate.separate_mixtures)
+SEPARATION_COLUMNS = ("psnr", "psnr_unrefined", "psnr_ceiling", "true_pair_counted", "fallbacks")
+
 
 def _threads(args) -> None:
     from harness.core.runtime import deterministic_torch
@@ -157,10 +160,13 @@ def _separate(args):
     e1, e2, rows = separate_mixtures(vqvae, prior, likelihood, x1, x2, sampler, refine, seed)
     for row, (a, b) in zip(rows, pairs):
         row.update(source_1=int(a), source_2=int(b))
-    write_rows_csv(args.csv, rows, ["mixture", "source_1", "source_2", "psnr", "psnr_unrefined"])
+    write_rows_csv(args.csv, rows, ["mixture", "source_1", "source_2", *SEPARATION_COLUMNS])
     if args.summary:
         summary = {"mixtures": len(rows), "sampler": json.loads(args.sampler), "split": args.split,
-                   "mean_psnr": float(np.mean([r["psnr"] for r in rows]))}  # fmt: skip
+                   "refine": json.loads(args.refine),
+                   "mean_psnr": float(np.mean([r["psnr"] for r in rows])),
+                   "fallbacks": int(sum(r["fallbacks"] for r in rows)),
+                   "positions": len(rows) * int(np.prod(vqvae.encode(x1[:1]).shape[1:]))}  # fmt: skip
         if args.inception_weights:
             summary.update(fid_summary(args.inception_weights, x1, x2, e1, e2))
         write_text(args.summary, json.dumps(summary, indent=1) + "\n")
@@ -199,7 +205,8 @@ def _report(args):
     from harness.lass.report import write_report
 
     write_report(
-        likelihood_meta=args.likelihood_meta, test_csv=args.test_csv, baselines_csv=args.baselines_csv,
+        likelihood_meta=args.likelihood_meta, test_csv=args.test_csv, test_summary=args.test_summary,
+        baselines_csv=args.baselines_csv, timing_thesis_json=args.timing_thesis_settings,
         sampler_csvs=dict(item.split("=", 1) for item in args.sampler_csv), sampler_names=json_arg(args.sampler_names, "--sampler-names"),
         timing_json=args.timing, estimates=args.estimates, out_dir=args.out_dir, figure=args.figure,
         test_sampler=args.test_sampler, celeba_likelihood_meta=args.celeba_likelihood_meta,
@@ -324,7 +331,10 @@ def _register_separation(sub, step) -> None:
 def _register_report(sub, step) -> None:
     p = step(sub, "report", _report, "Tables 5.1-5.4 (our values) and Figure 5.3")
     p.add_argument("--likelihood-meta", type=InFile("json"), required=True)
-    p.add_argument("--test-csv", type=InFile("csv", ("psnr", "psnr_unrefined")), required=True)
+    p.add_argument("--test-csv", type=InFile("csv", SEPARATION_COLUMNS), required=True)
+    p.add_argument(
+        "--test-summary", type=InFile("json"), required=True, help="the test run's sampler and refinement"
+    )
     p.add_argument("--test-sampler", type=NAME, required=True, help="the test run's sampler name")
     p.add_argument("--baselines-csv", type=InFile("csv", ("average_psnr", "nmf_psnr")), required=True)
     p.add_argument(
@@ -338,6 +348,9 @@ def _register_report(sub, step) -> None:
         "--sampler-names", type=JsonText(own_schema=LABELS), required=True, help="JSON {NAME: row label}"
     )
     p.add_argument("--timing", type=InFile("json"), required=True)
+    p.add_argument(
+        "--timing-thesis-settings", type=InFile("json"), required=True, help="timing at the thesis's C and T"
+    )
     p.add_argument("--estimates", type=InFile("npz"), required=True)
     p.add_argument("--out-dir", type=IntoDir(), required=True)
     p.add_argument("--figure", type=OutFile(), required=True)

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class VQVAESettings:
-    """``lass.<dataset>.vqvae``: codebook size K, width, commitment weight and training."""
+    """``lass.<dataset>.vqvae``: codebook size K, width, commitment weight, the codebook's EMA
+    decay and dead-code threshold, and training."""
 
     codes: int
     dim: int
     beta: float
+    decay: float
+    dead_code: float
     steps: int
     batch_size: int
     lr: float

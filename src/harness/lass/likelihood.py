@@ -120,10 +120,18 @@ class Likelihood:
         self._offsets = torch.cat(
             [torch.zeros(1, dtype=torch.int64), torch.cumsum(torch.bincount(mix, minlength=k), 0)]
         )
+        self._keys = counts.keys.to(device)  # sorted (z1 * K + z2) * K + m
 
     @property
     def device(self) -> torch.device:
         return self._log_l.device
+
+    def counted(self, z1: torch.Tensor, z2: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Whether L[z1, z2, m] > 0, elementwise over same-shaped code tensors."""
+        k = self.codes
+        key = ((z1.long() * k + z2.long()) * k + m.long()).to(self._keys.device)
+        at = torch.searchsorted(self._keys, key).clamp(max=len(self._keys) - 1)
+        return self._keys[at] == key
 
     def slice(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         lo, hi = int(self._offsets[m]), int(self._offsets[m + 1])

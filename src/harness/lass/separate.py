@@ -136,10 +136,12 @@ def sample_codes(
     mixture: list[int],
     sampler: Sampler,
     generator: torch.Generator,
+    stats: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Algorithm 2, lines 1-11, for one mixture's codes ``m`` (length S): candidate code
     sequences ``[C, S]`` of each source (C = 1 for greedy; beam search returns its B beams,
-    best first)."""
+    best first). ``stats["fallbacks"]`` (if given) counts the positions whose mixture code was
+    never counted, where the priors alone choose among all K x K pairs."""
     k = likelihood.codes
     device = likelihood.device
     pick = PICK[sampler.kind]
@@ -154,6 +156,8 @@ def sample_codes(
         lp1, lp2 = priors.step(t1, t2, sampler.temperature)
         z1, z2, log_l = likelihood.slice(int(m))
         if z1.numel() == 0:  # a mixture code never counted: fall back on the priors alone
+            if stats is not None:
+                stats["fallbacks"] = stats.get("fallbacks", 0) + 1
             grid = torch.arange(k * k, device=device)
             z1, z2, log_l = grid // k, grid % k, torch.zeros(k * k, device=device)
         post = _posterior(lp1, lp2, z1, z2, log_l, sampler.likelihood_scale)

@@ -74,7 +74,8 @@ def train_vqvae(
     device: str,
     stop_after: int | None = None,
 ) -> bool:
-    config = VQVAEConfig(settings.codes, settings.dim, settings.beta, channels=int(train_images.shape[1]))
+    config = VQVAEConfig(settings.codes, settings.dim, settings.beta, settings.decay, settings.dead_code,
+                         channels=int(train_images.shape[1]))  # fmt: skip
     batch = settings.batch_size
     rng = seed_everything(seed)
     model = VQVAE(config).to(device)

@@ -249,7 +249,8 @@ def _evaluate(args):
     ctx = evaluate.load_context(args.tags, args.rules, args.games, limit=args.limit)
     if args.model == "crn":
         interpreter, _ = load_model(args.interpreter, "interpreter", device)
-        cg, _ = load_model(args.cg, "cg", device)
+        # the conjecture generator: a CG, or EMP-C's rule decoder as in the original code
+        cg, _ = load_model(args.cg, ("cg", "emp_c"), device)
         result = evaluate.run_crn(cg, interpreter, ctx, args.beams, device)
         result["summary"]["beams"] = args.beams
     else:
@@ -268,7 +269,8 @@ def _report(args):
     if main not in crn:
         crn[main] = report.read_json(args.main_crn, "crn")
     emp_c, emp_r = report.read_json(args.emp_c, "emp_c"), report.read_json(args.emp_r, "emp_r")
-    write_ours_csv(args.table_3_1, report.table_3_1(crn[main], emp_c, emp_r))
+    rows, note = report.table_3_1(crn[main], emp_c, emp_r)
+    write_ours_csv(args.table_3_1, rows, only_ours=report.BASELINES.values(), note=note)
     write_ours_csv(args.table_3_2, report.table_3_2(crn))
     ex2 = report.exactly_two_rows(crn[main], emp_c, emp_r)
     write_ours_csv(args.exactly_two, ex2)
@@ -399,7 +401,9 @@ def _register_models(sub, step) -> None:
     p = step(sub, "evaluate", _evaluate, "NRS, T-Acc, R-Acc of a CRN or an empiricist on the test games")
     p.add_argument("--model", required=True, choices=["crn", "emp_r", "emp_c"])
     p.add_argument("--interpreter", type=InFile("pt"), metavar="PT")
-    p.add_argument("--cg", type=InFile("pt"), metavar="PT")
+    p.add_argument(
+        "--cg", type=InFile("pt"), metavar="PT", help="the conjecture generator: a cg or emp_c model"
+    )
     p.add_argument("--empiricist", type=InFile("pt"), metavar="PT")
     p.add_argument("--beams", type=Int(1, 4096), help="t: conjectures per game (the CRN only)")
     _tags_and_rules(p)

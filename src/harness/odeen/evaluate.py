@@ -130,6 +130,7 @@ def run_crn(cg, interpreter, ctx: Context, beams: int, device: str) -> dict:
         "crn_hardcoded": score(ctx, hard_pred, hard_pick),
         "interpreter_true_rule": {"t_acc": float(metrics.tag_accuracy(truth_tags, ctx.truth).mean())},
         "crn_strict": _strict_summary(ctx, rows),
+        "baselines": baselines(ctx),
         "curve": _curves(ctx, rows, curve_hits, beams),
     }
     for key, pred in (("crn", crn_pred), ("crn_hardcoded", hard_pred)):
@@ -247,6 +248,21 @@ def _crn_r_acc_curve(ctx: Context, curve_hits, ts: np.ndarray) -> np.ndarray:
                 right += ctx.class_of.get(rules_g[best]) == int(c)
         out.append(right / max(len(curve_hits), 1))
     return np.array(out)
+
+
+def baselines(ctx: Context, seed: int = 0) -> dict:
+    """What "no signal" scores: each test rule's majority label over U on every evaluation
+    structure (it knows the rule's label prior, which no table tells), and fair coin flips."""
+    from harness.odeen.interpreter import popcount_rows
+    from harness.odeen.language import UNIVERSE_SIZE
+
+    positive = popcount_rows(ctx.packed[ctx.games["rule_ids"]]) * 2 > UNIVERSE_SIZE
+    n_eval = ctx.eval_tags.shape[1]
+    coins = np.random.default_rng(seed).random((len(positive), n_eval)) < 0.5
+    return {
+        "majority_label": score(ctx, np.repeat(positive[:, None], n_eval, axis=1), None),
+        "random": score(ctx, coins, None),
+    }
 
 
 def score(ctx: Context, pred: np.ndarray, rules: list[str | None] | None) -> dict:

@@ -164,16 +164,10 @@ def read_split(path: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- training data
-def sample_labelled(labels: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
-    """``m`` structure indices for one rule, half positive and half negative when possible."""
-    pos, neg = np.flatnonzero(labels), np.flatnonzero(labels == 0)
-    n_pos = min(m // 2, len(pos)) if len(neg) else m
-    n_pos = m - min(m - n_pos, len(neg))
-    parts = []
-    for pool, k in ((pos, n_pos), (neg, m - n_pos)):
-        if k:
-            parts.append(rng.choice(pool, size=k, replace=k > len(pool)))
-    return rng.permutation(np.concatenate(parts))
+def sample_labelled(m: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` distinct structure indices drawn uniformly from U, as the original code does: each
+    rule's labels keep their prior, which the majority-label baseline of Table 3.1 answers."""
+    return rng.choice(UNIVERSE_SIZE, size=m, replace=False)
 
 
 def training_data(rule_ids: list[int], packed: np.ndarray, m: int, seed: int) -> dict[str, np.ndarray]:
@@ -182,7 +176,7 @@ def training_data(rule_ids: list[int], packed: np.ndarray, m: int, seed: int) ->
     labels = np.empty((len(rule_ids), m), dtype=np.uint8)
     for k, r in enumerate(progress(rule_ids, desc=f"labelled structures (m={m})")):
         row = row_labels(packed[r])
-        structures[k] = sample_labelled(row, m, rng)
+        structures[k] = sample_labelled(m, rng)
         labels[k] = row[structures[k]]
     return {"rule_ids": np.asarray(rule_ids, dtype=np.int32), "structures": structures, "labels": labels}
 

@@ -35,13 +35,15 @@ EVALUATION_SCHEMA = {
         "interpreter_true_rule": {"type": "object", "required": ["t_acc"], "properties": {"t_acc": _RATE}},
         "crn_strict": {"type": "object", "required": ["games", "discovered", "wrong", "unknown"],
                        "additionalProperties": COUNT},
+        "baselines": {"type": "object", "required": ["majority_label", "random"],
+                      "additionalProperties": _SCORES},
         "curve": {"type": "object", "required": ["t", "found_within_t", "crn_r_acc_at_t", "brute_force_t", "brute_force"],
                   "properties": {"t": _STEPS, "brute_force_t": _STEPS, "found_within_t": _RATES,
                                  "crn_r_acc_at_t": _RATES, "brute_force": _RATES}},
         "nrs": _RATE, "t_acc": _RATE, "r_acc": _RATE,
     },
     "oneOf": [
-        {"required": ["crn", "crn_hardcoded", "interpreter_true_rule", "crn_strict", "curve"]},
+        {"required": ["crn", "crn_hardcoded", "interpreter_true_rule", "crn_strict", "curve", "baselines"]},
         {"required": ["nrs", "t_acc"]},
     ],
 }  # fmt: skip
@@ -80,12 +82,31 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def table_3_1(crn: dict, emp_c: dict, emp_r: dict) -> list[tuple[str, str, str]]:
+BASELINES = {"majority_label": "Majority label (baseline)", "random": "Random labels (baseline)"}
+
+
+def nrs_margin(a: dict, b: dict, n: int) -> tuple[float, float]:
+    """NRS(a) - NRS(b) on n test games and the standard error of that difference (two
+    independent proportions: the pairing of games would only shrink it)."""
+    pa, pb = a["nrs"], b["nrs"]
+    return pa - pb, float(np.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n))
+
+
+def table_3_1(crn: dict, emp_c: dict, emp_r: dict) -> tuple[list[tuple[str, str, str]], str]:
+    """Rows (row, column, ours): the three models, then the baselines (rows of ours only,
+    ``BASELINES``); and a note with the test games and the CRN's NRS margin over each empiricist."""
+    n = crn["test_games"]
+    margins = []
+    for name, res in (("Emp-C", emp_c), ("Emp-R", emp_r)):
+        d, se = nrs_margin(crn["crn"], res, n)
+        margins.append(f"CRN - {name} = {100 * d:+.1f} ± {100 * se:.1f} pp ({d / se if se else 0:+.1f} SE)")
     rows = []
-    for name, res in (("CRN", crn["crn"]), ("Emp-C", emp_c), ("Emp-R", emp_r)):
+    scored = [("CRN", crn["crn"]), ("Emp-C", emp_c), ("Emp-R", emp_r)]
+    scored += [(label, crn["baselines"][key]) for key, label in BASELINES.items()]
+    for name, res in scored:
         rows += [(name, "NRS", pct(res["nrs"])), (name, "T-Accuracy", pct(res["t_acc"]))]
         rows.append((name, "R-Accuracy", pct(res["r_acc"]) if "r_acc" in res else "-"))
-    return rows
+    return rows, f"{n} test games; NRS " + "; ".join(margins)
 
 
 def table_3_2(crn_by_regime: dict[tuple[int, int], dict]) -> list[tuple[str, str, str]]:

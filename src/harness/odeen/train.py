@@ -21,7 +21,7 @@ from harness.odeen.models import PAD, VOCAB, ModelConfig, build_model, count_par
 from harness.train.checkpoint import seed_everything
 from harness.train.loop import finish_run, train_steps
 
-HISTORY_COLUMNS = ("step", "train_loss", "valid_loss", "valid_accuracy")
+HISTORY_COLUMNS = ("step", "train_loss", "valid_loss", "valid_accuracy", "kept")
 
 
 @dataclass
@@ -63,10 +63,15 @@ class Batches:
         }
 
     def tables(self, rng: np.random.Generator, size: int) -> dict:
-        """Tables of ``table_size`` structures of one rule, plus one more structure as query."""
+        """Tables of ``table_size`` structures of one rule, plus one more structure as query:
+        ``table_size + 1`` distinct structures of the rule's ``m`` (with repeats when ``m`` is
+        smaller), drawn for the whole batch at once."""
         n, m = self.structures.shape
         k = rng.integers(n, size=size)
-        cols = np.stack([rng.choice(m, size=self.table_size + 1, replace=m <= self.table_size) for _ in k])
+        if m > self.table_size:  # the smallest of m uniform keys: a uniform draw without replacement
+            cols = np.argpartition(rng.random((size, m)), self.table_size, axis=1)[:, : self.table_size + 1]
+        else:
+            cols = rng.integers(m, size=(size, self.table_size + 1))
         idx = self.structures[k[:, None], cols]
         labs = self.labels[k[:, None], cols]
         return {
@@ -78,8 +83,12 @@ class Batches:
         }
 
 
-def games_batch(rules: list[str], games: dict[str, np.ndarray], kind: str, device: str) -> dict:
-    """A fixed validation batch from validation games (true rule, 32 labelled structures)."""
+def games_batches(
+    rules: list[str], games: dict[str, np.ndarray], kind: str, device: str, chunk: int = 4096
+) -> list[dict]:
+    """Fixed validation batches over every validation game (true rule, 32 labelled structures):
+    for the interpreter each (rule, structure) pair, in chunks; for the table models each game
+    with 31 structures as the table and the last as the query."""
     tables, labels = games["tables"], games["labels"]
     names = [rules[i] for i in games["rule_ids"]]
 
@@ -88,20 +97,35 @@ def games_batch(rules: list[str], games: dict[str, np.ndarray], kind: str, devic
 
     if kind == "interpreter":
         g, size = np.meshgrid(np.arange(len(names)), np.arange(tables.shape[1]), indexing="ij")
-        g, size = g.ravel()[:4096], size.ravel()[:4096]
-        return {
-            "rules": VOCAB.encode([names[i] for i in g]).to(device),
-            "structures": t(structures_array(tables[g, size])),
-            "y": t(labels[g, size]),
+        g, size = g.ravel(), size.ravel()
+        return [
+            {
+                "rules": VOCAB.encode([names[i] for i in g[i0 : i0 + chunk]]).to(device),
+                "structures": t(structures_array(tables[g[i0 : i0 + chunk], size[i0 : i0 + chunk]])),
+                "y": t(labels[g[i0 : i0 + chunk], size[i0 : i0 + chunk]]),
+            }
+            for i0 in range(0, len(g), chunk)
+        ]
+    per = max(1, chunk // tables.shape[1])
+    return [
+        {
+            "structures": t(structures_array(tables[i0 : i0 + per, :-1])),
+            "labels": t(labels[i0 : i0 + per, :-1]),
+            "queries": t(structures_array(tables[i0 : i0 + per, -1])),
+            "y": t(labels[i0 : i0 + per, -1]),
+            "target": VOCAB.encode(names[i0 : i0 + per], bos=True).to(device),
         }
-    # leave-one-out: 31 structures as the table, the last as the query
-    return {
-        "structures": t(structures_array(tables[:, :-1])),
-        "labels": t(labels[:, :-1]),
-        "queries": t(structures_array(tables[:, -1])),
-        "y": t(labels[:, -1]),
-        "target": VOCAB.encode(names, bos=True).to(device),
-    }
+        for i0 in range(0, len(names), per)
+    ]
+
+
+def validate(model: nn.Module, batches: list[dict], rule_weight: float) -> dict:
+    """Loss and accuracy over all validation batches (each batch weighted by its size)."""
+    sizes = np.array([len(b["y"]) for b in batches], dtype=float)
+    results = [loss_and_accuracy(model, b, rule_weight) for b in batches]
+    loss = float(np.average([float(r[0]) for r in results], weights=sizes))
+    acc = float(np.average([r[1] for r in results], weights=sizes))
+    return {"valid_loss": round(loss, 5), "valid_accuracy": round(acc, 5)}
 
 
 def _rule_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -156,7 +180,7 @@ def train(
     tag = json.dumps([kind, model_cfg.__dict__, cfg.__dict__, len(rules), list(data["structures"].shape)])
     batches = Batches(rules, data, cfg.table_size, device)
     draw = batches.pairs if kind == "interpreter" else batches.tables
-    valid_batch = games_batch(all_rules, valid, kind, device) if valid is not None else None
+    valid_batches = games_batches(all_rules, valid, kind, device) if valid is not None else None
     LOG.info(
         "%s: %d parameters, %d steps, batch %d", kind, count_parameters(model), cfg.steps, cfg.batch_size
     )
@@ -165,13 +189,13 @@ def train(
         return loss_and_accuracy(model, draw(rng, cfg.batch_size), cfg.rule_loss_weight)[0]
 
     def evaluate() -> dict:
-        vloss, vacc = loss_and_accuracy(model, valid_batch, cfg.rule_loss_weight)
-        return {"valid_loss": round(float(vloss), 5), "valid_accuracy": round(vacc, 5)}
+        return validate(model, valid_batches, cfg.rule_loss_weight)
 
     history, finished = train_steps(
         model, optimizer, step_fn, cfg.steps, rng, checkpoint, tag, cfg.log_every,
-        evaluate if valid_batch is not None else None, stop_after, desc=f"train {kind}",
+        evaluate if valid_batches is not None else None, stop_after, desc=f"train {kind}",
         loss_digits=5, checkpoint_every=cfg.checkpoint_every,
+        keep_best="valid_loss" if valid_batches is not None else None,
     )  # fmt: skip
     if not finished:
         return None
@@ -181,10 +205,12 @@ def train(
         "parameters": count_parameters(model),
         "device": device,
         "final": history[-1] if history else {},
+        # the weights saved: the evaluation with the lowest validation loss (early stopping)
+        "kept": next((row for row in history if row.get("kept")), history[-1] if history else {}),
         "train_config": cfg.__dict__,
         "torch": str(torch.__version__),
     }
     save_model(out, model.cpu(), {"summary": summary})
     finish_run(history, history_csv, summary, None, checkpoint, list(HISTORY_COLUMNS))
-    LOG.info("trained %s: %s", kind, summary["final"])
+    LOG.info("trained %s: kept %s", kind, summary["kept"])
     return summary

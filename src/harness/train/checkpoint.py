@@ -27,8 +27,16 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 
 def save_checkpoint(
-    path: str, model, optimizer, step: int, rng: np.random.Generator, history: list, tag: str
+    path: str,
+    model,
+    optimizer,
+    step: int,
+    rng: np.random.Generator,
+    history: list,
+    tag: str,
+    best: dict | None = None,
 ):
+    """``best``: the run's best weights so far ({"step", "value", "model"}), kept for a resume."""
     state = {
         "tag": tag,
         "step": step,
@@ -38,15 +46,19 @@ def save_checkpoint(
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "history": history,
+        "best": best or {},
     }
     with atomic_path(path, immediate=True) as tmp:  # resumable now, not when the step ends
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str, model, optimizer, rng: np.random.Generator, tag: str) -> tuple[int, list]:
+def load_checkpoint(
+    path: str, model, optimizer, rng: np.random.Generator, tag: str, best: dict | None = None
+) -> tuple[int, list]:
     """Restore a checkpoint into ``model``/``optimizer``/``rng``; (0, []) when there is none.
 
     ``tag`` identifies the run's settings: a checkpoint of other settings is not resumed.
+    ``best`` (a dict) receives the best weights the run had kept, if any.
     """
     if not os.path.exists(path):
         return 0, []
@@ -73,5 +85,7 @@ def load_checkpoint(path: str, model, optimizer, rng: np.random.Generator, tag: 
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if best is not None:
+        best.update(state.get("best") or {})
     LOG.info("resumed from %s at step %d", path, state["step"])
     return int(state["step"]), list(state["history"])

@@ -50,13 +50,19 @@ def train_steps(
     loss_digits: int = 6,
     checkpoint_every: int | None = None,
     after_step: Callable[[], None] | None = None,
+    keep_best: str | None = None,
 ) -> tuple[list[dict], bool]:
     """Run ``steps`` optimisation steps, logging (and evaluating) every ``every`` steps and
     checkpointing every ``checkpoint_every`` (default: ``every``) and at the end; returns
     (history, finished). ``stop_after`` stops there as a preemption would (the checkpoint
-    stays), for tests. ``after_step()`` runs after each optimiser step (an EMA of the weights)."""
+    stays), for tests. ``after_step()`` runs after each optimiser step (an EMA of the weights).
+
+    ``keep_best``: a key of ``evaluate()``'s row (a validation loss); the run ends with the
+    weights of the evaluation where it was lowest (the first on ties), as early stopping keeps
+    its best checkpoint, and the history's ``kept`` column marks that row."""
     checkpoint_every = checkpoint_every or every
-    step, history = load_checkpoint(checkpoint, model, optimizer, rng, tag)
+    best: dict = {}
+    step, history = load_checkpoint(checkpoint, model, optimizer, rng, tag, best)
     bar = progress(total=steps, initial=step, desc=desc)
     started = time.perf_counter()
     while step < steps:
@@ -75,15 +81,23 @@ def train_steps(
                 model.eval()
                 with torch.no_grad():
                     row.update(evaluate())
+                if keep_best is not None and (not best or row[keep_best] < best["value"]):
+                    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best.update(step=step, value=row[keep_best], model=state)
             history.append(row)
             LOG.info("%s step %d: %s", desc, step, row)
         if step % checkpoint_every == 0 or step == steps:
-            save_checkpoint(checkpoint, model, optimizer, step, rng, history, tag)
+            save_checkpoint(checkpoint, model, optimizer, step, rng, history, tag, best)
         if stop_after is not None and step >= stop_after and step < steps:
             LOG.info("%s: stopping after step %d (checkpoint kept)", desc, step)
             bar.close()
             return history, False
     bar.close()
+    if best:
+        model.load_state_dict(best["model"])
+        for row in history:
+            row["kept"] = int(row["step"] == best["step"])
+        LOG.info("%s: keeping step %d (%s %s)", desc, best["step"], keep_best, best["value"])
     model.eval()
     LOG.info("%s: %.1f s of training in this run", desc, time.perf_counter() - started)
     return history, True
