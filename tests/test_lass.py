@@ -15,7 +15,7 @@ import torch
 from harness.core.errors import HarnessError
 from harness.lass import data
 from harness.lass.evaluate import average_baseline, pair_psnr
-from harness.lass.likelihood import Likelihood, SparseCounts, dense_counts
+from harness.lass.likelihood import Likelihood, SparseCounts, dense_counts, likelihood_stats
 from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
 from harness.lass.separate import PriorPair, Sampler, refine, sample_codes
 
@@ -122,6 +122,8 @@ def test_likelihood_known_answer_and_bad_codes():
         torch.tensor([2, 3, 3, 2, 2, 3]),
     )
     assert likelihood.counted(z1, z2, m).tolist() == [True, True, True, True, False, False]
+    stats = likelihood_stats(counts, "toy", 3)
+    assert stats["codes_used"] == 2 and stats["nonzeros"] == 4  # codes 0 and 1 as sources
     with pytest.raises(HarnessError, match="outside"):
         SparseCounts.empty(4).add(torch.tensor([4]), torch.tensor([0]), torch.tensor([0]))
 

@@ -155,3 +155,21 @@ def test_a_training_set_too_large_to_hold_is_refused_before_allocating(tags, rul
         "harness: error: 2000 rules x 117649 structures = 235,298,000 labelled structures"
     )
     assert not (tmp_path / "train.npz").exists()
+
+
+def test_table_draws_are_distinct_and_uniform():
+    """Floyd's draw of t distinct indices per row: no repeats, every index equally likely, and
+    every position (the query is the last) uniform over the indices too."""
+    from harness.odeen.train import distinct_draws
+
+    rng = np.random.default_rng(0)
+    rows, m, t = 20000, 40, 33
+    draws = distinct_draws(rng, rows, m, t)
+    assert draws.shape == (rows, t) and draws.min() >= 0 and draws.max() < m
+    assert all(len(set(row)) == t for row in draws[:2000])
+    expected = rows * t / m  # each index is in a row with probability t / m
+    counts = np.bincount(draws.ravel(), minlength=m)
+    assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)
+    last = np.bincount(draws[:, -1], minlength=m)  # the query's index
+    assert np.abs(last - rows / m).max() < 5 * np.sqrt(rows / m)
+    assert distinct_draws(np.random.default_rng(3), 4, 10**6, 33).shape == (4, 33)  # any m

@@ -162,6 +162,9 @@ def count_likelihood(
 
 
 def likelihood_stats(counts: SparseCounts, dataset: str, mixtures: int) -> dict:
-    """Table 5.1's statistics of the counts: non-zeros, density, memory sparse and dense."""
-    return {"dataset": dataset, "codes": counts.codes, "nonzeros": counts.nnz, "density_percent": 100 * counts.density,
+    """Table 5.1's statistics of the counts: the codes the sources used, non-zeros, density,
+    memory sparse and dense."""
+    used = int(torch.unique(counts.keys // counts.codes**2).numel())  # z1 of every counted triple
+    return {"dataset": dataset, "codes": counts.codes, "codes_used": used, "nonzeros": counts.nnz,
+            "density_percent": 100 * counts.density,
             "mixtures_counted": mixtures, "sparse_bytes": counts.nnz * 16, "dense_bytes": counts.codes**3 * 8}  # fmt: skip

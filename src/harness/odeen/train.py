@@ -68,10 +68,8 @@ class Batches:
         smaller), drawn for the whole batch at once."""
         n, m = self.structures.shape
         k = rng.integers(n, size=size)
-        if m > self.table_size:  # the smallest of m uniform keys: a uniform draw without replacement
-            cols = np.argpartition(rng.random((size, m)), self.table_size, axis=1)[:, : self.table_size + 1]
-        else:
-            cols = rng.integers(m, size=(size, self.table_size + 1))
+        t = self.table_size + 1
+        cols = distinct_draws(rng, size, m, t) if m >= t else rng.integers(m, size=(size, t))
         idx = self.structures[k[:, None], cols]
         labs = self.labels[k[:, None], cols]
         return {
@@ -81,6 +79,18 @@ class Batches:
             "y": self._t(labs[:, -1]),
             "target": self.targets[k].to(self.device),
         }
+
+
+def distinct_draws(rng: np.random.Generator, rows: int, m: int, t: int) -> np.ndarray:
+    """``t`` distinct indices of ``range(m)`` per row, uniform over the t-subsets and in random
+    order: Floyd's algorithm, vectorised over the rows (O(rows t^2), whatever m is), then a
+    shuffle of each row."""
+    out = np.empty((rows, t), dtype=np.int64)
+    for i, j in enumerate(range(m - t, m)):
+        r = rng.integers(0, j + 1, size=rows)
+        taken = (out[:, :i] == r[:, None]).any(axis=1)
+        out[:, i] = np.where(taken, j, r)
+    return rng.permuted(out, axis=1)
 
 
 def games_batches(
