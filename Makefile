@@ -57,6 +57,7 @@ report: $(STAMP)
 benchmark: $(STAMP)
 	python benchmarks/bench_odeen_tags.py
 	python benchmarks/bench_odeen_nrs.py
+	python benchmarks/bench_odeen_tables.py
 	python benchmarks/bench_sdr.py
 	python benchmarks/bench_lass_counts.py
 	python benchmarks/bench_msdm.py

@@ -191,3 +191,44 @@ def test_evaluate_cli_errors_are_one_line(tmp_path):
         and "harness: error: tag matrix t.npz is corrupt or not a harness tag file" in proc.stderr
     )
     assert not (tmp_path / "o.json").exists()
+
+
+def test_thesis_profile_dag_runs_on_cpu_at_toy_size(tmp_path):
+    """The thesis-scale CRN family through the `gpu` profile and config/thesis.yaml, on CPU at
+    toy size (few games, tiny models, a few steps): the thesis's keys, the EMP-C
+    conjecture generator, the best-validation checkpoints and Tables 3.1-3.2 at the thesis
+    scale, so a GPU user meets no untried line (only the sizes and the device differ)."""
+    import csv
+    import json
+
+    import yaml
+
+    from conftest import copy_workflow
+
+    tiny_model = {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.1, "lr": 3e-4,
+                  "batch_size": 16, "steps": 6, "checkpoint_every": 3, "log_every": 3}  # fmt: skip
+    toy = {
+        "device": "cpu",
+        # the thesis's six regimes (1,438 / 500 rules x 100 / 1K / 10K structures), few games
+        "odeen": {"n_valid": 6, "n_test": 8, "test_exactly_two": 1, "eval_structures": 200, "beams": 3, "interpreter": tiny_model,
+                  "empiricist": {**tiny_model, "rule_loss_weight": 100}},
+        "resources": {r: {"gpu": 0} for r in ("odeen_train_interpreter", "odeen_train_empiricist",
+                                              "odeen_evaluate_crn", "odeen_evaluate_empiricist")},
+    }  # fmt: skip
+    wf = copy_workflow(tmp_path / "wf")
+    (wf / "toy.yaml").write_text(yaml.safe_dump(toy))
+    targets = ["results/thesis/tables/table_3_1.csv", "results/thesis/tables/table_3_2.csv"]
+    run(["snakemake", *targets, "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml",
+         "config/thesis.yaml", "toy.yaml"], cwd=wf, timeout=1500)  # fmt: skip
+    for table, cells in (("table_3_1", 15), ("table_3_2", 20)):
+        rows = list(csv.DictReader(open(wf / f"results/thesis/tables/{table}.csv")))
+        assert {r["scale"] for r in rows} == {"thesis"} and sum(bool(r["ours"]) for r in rows) == cells
+    # the CRN read EMP-C's rule decoder; every model kept its best validation step
+    assert not list((wf / "models/thesis/odeen").glob("cg_*"))
+    for kind in ("interpreter", "emp_c"):
+        summary = json.loads((wf / f"results/thesis/odeen/train/{kind}_1438x1000.json").read_text())
+        assert summary["kept"]["step"] in (3, 6) and summary["train_config"]["batch_size"] == 16
+    crn = json.loads((wf / "results/thesis/odeen/eval/crn_1438x1000.json").read_text())
+    assert (
+        crn["test_games"] == 8 and crn["beams"] == 3 and set(crn["baselines"]) == {"majority_label", "random"}
+    )
