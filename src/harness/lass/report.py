@@ -69,8 +69,9 @@ def _load_json(path: str, kind: str) -> dict:
     return read_json(path, SCHEMAS[kind], f"{kind} file")
 
 
-def _setting(sampler: dict, refine: dict) -> str:
-    return f"{sampler['kind']} with {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
+def _setting(sampler: dict, refine: dict, label: str = "") -> str:
+    """'<label or sampler kind>, C candidates, T = steps'."""
+    return f"{label or sampler['kind']}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
 
 
 def _timing_setting(timing: dict, runs: int) -> str:
@@ -131,7 +132,7 @@ def write_report(
             (
                 "LASS sampler (ours)",
                 "MNIST (PSNR)",
-                f"{sampler_label}, {_setting(test['sampler'], test['refine'])}",
+                _setting(test["sampler"], test["refine"], sampler_label),
             ),
         ]
         + (
