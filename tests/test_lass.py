@@ -423,7 +423,7 @@ def test_celeba_chain_through_the_cli_scores_fid(tmp_path, inception_weights):
        "--out", f"{t}/c.npz")  # fmt: skip
     small = {"steps": 4, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2}
     ok("train-vqvae", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", *RUNTIME, "--settings",
-       json.dumps({"codes": 16, "dim": 8, "beta": 0.25, **small}), "--out", f"{t}/v.pt", "--history", f"{t}/v.csv",
+       json.dumps({"codes": 16, "dim": 8, "beta": 0.25, "decay": 0.99, "dead_code": 2, **small}), "--out", f"{t}/v.pt", "--history", f"{t}/v.csv",
        "--meta", f"{t}/v.json", "--checkpoint", f"{t}/v.ckpt")  # fmt: skip
     ok("train-prior", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", *RUNTIME, "--vqvae", f"{t}/v.pt", "--settings",
        json.dumps({"n_layer": 1, "n_embd": 8, "n_head": 2, **small}), "--out", f"{t}/p.pt", "--history",

@@ -42,6 +42,8 @@ VQVAE = {
     "codes": 16,
     "dim": 8,
     "beta": 0.25,
+    "decay": 0.99,
+    "dead_code": 2,
     "steps": 300,
     "batch_size": 16,
     "lr": 1e-3,
