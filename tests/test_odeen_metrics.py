@@ -109,6 +109,7 @@ def test_table_3_1_prints_the_baselines_and_the_crn_margin_in_standard_errors():
     crn = {
         "test_games": 100,
         "crn": {"nrs": 0.2, "t_acc": 0.9, "r_acc": 0.15},
+        "interpreter_true_rule": {"t_acc": 0.935},
         "baselines": {"majority_label": {"nrs": 0.0, "t_acc": 0.79}, "random": {"nrs": 0.0, "t_acc": 0.5}},
     }
     rows, note = report.table_3_1(crn, {"nrs": 0.1, "t_acc": 0.85, "r_acc": 0.01}, {"nrs": 0.2, "t_acc": 0.8})
@@ -117,3 +118,6 @@ def test_table_3_1_prints_the_baselines_and_the_crn_margin_in_standard_errors():
     assert cells[("Random labels (baseline)", "NRS")] == "0.0%" and cells[("Emp-R", "R-Accuracy")] == "-"
     assert note.startswith("100 test games")
     assert "CRN - Emp-C = +10.0 ± 5.0 pp (+2.0 SE)" in note and "CRN - Emp-R = +0.0" in note
+    assert "empiricists') is not shown beyond 2 SE" in note and "true rule: T-Acc 93.5%" in note
+    _, note = report.table_3_1(crn, {"nrs": 0.0, "t_acc": 0.8}, {"nrs": 0.01, "t_acc": 0.8})
+    assert "empiricists') holds beyond 2 SE" in note  # +5.0 and +4.6 SE

@@ -81,6 +81,8 @@ def _check_subset(workflow_dir):
         cells = {(r["row"], r["column"]): r for r in csv.DictReader(fh)}
     assert 13 < float(cells[("Average", "MNIST (PSNR)")]["ours"]) < 17
     assert cells[("BASIS NCSN (cited)", "MNIST (PSNR)")]["ours"] == ""
+    with open(workflow_dir / "results/lass/table_5_2.csv") as fh:  # the note names the gaps in dB
+        assert next(csv.DictReader(fh))["note"].startswith("LASS - Average on MNIST: ")
     with open(workflow_dir / "results/lass/test.csv") as fh:
         test = list(csv.DictReader(fh))
     assert len(test) == 8 and len({(r["source_1"], r["source_2"]) for r in test}) == 8

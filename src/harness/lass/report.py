@@ -114,18 +114,22 @@ def write_report(
     n = len(lass)
     test = _load_json(test_summary, "test")
     sampler_label = sampler_names.get(test_sampler, test_sampler)
+    average = _column(baselines_csv, "average_psnr").mean()
+    unrefined, ceiling = _column(test_csv, "psnr_unrefined").mean(), _column(test_csv, "psnr_ceiling").mean()
+    note = (
+        f"LASS - Average on MNIST: {lass.mean() - average:+.1f} dB after refinement, "
+        f"{unrefined - average:+.1f} dB before; refining the sources' own codes reaches {ceiling:.1f} dB, "
+        f"so {ceiling - lass.mean():.1f} dB are lost in the codes the sampler picks (prior and "
+        "candidates), not in the VQ-VAE"
+    )
     write_ours_csv(
         os.path.join(out_dir, "table_5_2.csv"),
         [
-            ("Average", "MNIST (PSNR)", f"{_column(baselines_csv, 'average_psnr').mean():.1f}"),
+            ("Average", "MNIST (PSNR)", f"{average:.1f}"),
             ("NMF", "MNIST (PSNR)", f"{_column(baselines_csv, 'nmf_psnr').mean():.1f}"),
             ("LASS (Ours)", "MNIST (PSNR)", f"{lass.mean():.1f}"),
-            (
-                "LASS (Ours), before refinement",
-                "MNIST (PSNR)",
-                f"{_column(test_csv, 'psnr_unrefined').mean():.1f}",
-            ),
-            (CEILING, "MNIST (PSNR)", f"{_column(test_csv, 'psnr_ceiling').mean():.1f}"),
+            ("LASS (Ours), before refinement", "MNIST (PSNR)", f"{unrefined:.1f}"),
+            (CEILING, "MNIST (PSNR)", f"{ceiling:.1f}"),
             (COUNTED, "MNIST (PSNR)", f"{100 * _column(test_csv, 'true_pair_counted').mean():.1f} %"),
             (FALLBACKS, "MNIST (PSNR)", f"{test['fallbacks']} of {test['positions']}"),
             ("Test mixtures (ours)", "MNIST (PSNR)", str(n)),
@@ -152,6 +156,7 @@ def write_report(
             "Test mixtures (ours)",
             "LASS sampler (ours)",
         },  # fmt: skip
+        note=note,
     )
     rows = []
     for name, path in sampler_csvs.items():
