@@ -16,6 +16,7 @@ include: "workflow/rules/sit.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/lass.smk"
 include: "workflow/rules/msdm.smk"
+include: "workflow/rules/lass_audio.smk"
 include: "workflow/rules/cocola.smk"
 include: "workflow/rules/tables.smk"
 

@@ -120,16 +120,18 @@ def _slots(step: str, argv: list[str]) -> list[tuple[argparse.Action, int]]:
     args = argv[2:]
     by_flag = {f: a for a in _actions(step) for f in a.option_strings}
     positional = [a for a in _actions(step) if not a.option_strings]
-    slots, i, current = [], 0, None
+    slots, i, current, left = [], 0, None, 0
     while i < len(args):
         token = args[i]
         if token in by_flag:
             current = by_flag[token]
+            left = current.nargs if isinstance(current.nargs, int) else 1  # values still to come
             if current.nargs == 0:
                 current = None
         elif current is not None:
             slots.append((current, i + 2))
-            if current.nargs not in ("+", "*"):
+            left -= 1
+            if current.nargs not in ("+", "*") and left <= 0:
                 current = None
         else:
             action = positional[0]

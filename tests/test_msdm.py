@@ -140,7 +140,7 @@ def test_separation_with_each_likelihood_msdm_and_isdm(data):
 
 def test_supervised_baseline_trains_and_separates(data):
     settings = {"sample_rate": RATE, "crop": 512, "lr": 1e-3, "batch_size": 2, "steps": 3, "checkpoint_every": 3,
-                "log_every": 3, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16},
+                "log_every": 3, "stems": None, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16},
                 "convtasnet": {"enc_kernel_size": 8, "enc_num_feats": 8, "msk_kernel_size": 3, "msk_num_feats": 8,
                                "msk_num_hidden_feats": 8, "msk_num_layers": 1, "msk_num_stacks": 1}}  # fmt: skip
     for arch in ("hdemucs", "convtasnet"):
@@ -227,7 +227,7 @@ TOY_MSDM = {
     "diffusion": dict(TRAIN, sample_rate=22050, crop=1024, steps=4),
     "isdm": {"steps": 2, "unet": UNET},
     "supervised": {"sample_rate": 22050, "crop": 1024, "lr": 1e-3, "batch_size": 2, "steps": 2,
-                   "checkpoint_every": 2, "log_every": 2, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16},
+                   "checkpoint_every": 2, "log_every": 2, "stems": None, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16},
                    "convtasnet": {"enc_kernel_size": 8, "enc_num_feats": 8, "msk_kernel_size": 3, "msk_num_feats": 8,
                                   "msk_num_hidden_feats": 8, "msk_num_layers": 1, "msk_num_stacks": 1}},
     "separation": {"eval": {"tracks": None, "seconds": None, "window_seconds": 1.0, "batch": 8, "chunk_seconds": 1.0,

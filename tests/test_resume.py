@@ -95,7 +95,7 @@ def _msdm(tmp: Path) -> list[str]:
 def _supervised(tmp: Path) -> list[str]:
     _fad_encoder(tmp)
     settings = {"sample_rate": 8000, "crop": 256, "lr": 1e-3, "batch_size": 2, "steps": 200, "checkpoint_every": 10,
-                "log_every": 10, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16}, "convtasnet": {}}  # fmt: skip
+                "log_every": 10, "stems": None, "hdemucs": {"channels": 4, "depth": 2, "nfft": 16}, "convtasnet": {}}  # fmt: skip
     return ["msdm", "train-supervised", "--arch", "hdemucs", "--data", "synthpop", "--settings",
             json.dumps(settings), "--device", "cpu", *RUNTIME]  # fmt: skip
 

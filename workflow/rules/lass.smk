@@ -332,12 +332,22 @@ rule lass_report:
         timing=rules.lass_timing.output,
         timing_thesis=rules.lass_timing_thesis_settings.output,
         samplers=expand(RP("lass/samplers/{sampler}.csv"), sampler=LASS_SAMPLERS),
+        # LASS on music (lass_audio.smk): the Slakh rows and Table 5.5
+        audio_likelihood=RP("lass/audio/likelihood.json"),
+        audio_test=RP("lass/audio/test.csv"),
+        audio_test_summary=RP("lass/audio/test.json"),
+        audio_baselines=RP("lass/audio/baselines.csv"),
+        audio_samplers=expand(
+            RP("lass/audio/samplers/{sampler}.csv"),
+            sampler=sorted(LASS["audio"]["samplers"]),
+        ),
         code=CODE("lass", "report"),
     output:
         table_5_1=RP("lass/table_5_1.csv"),
         table_5_2=RP("lass/table_5_2.csv"),
         table_5_3=RP("lass/table_5_3.csv"),
         table_5_4=RP("lass/table_5_4.csv"),
+        table_5_5=RP("lass/table_5_5.csv"),
         figure=report(
             RP("figures/figure_5_3.png"),
             caption="../report/lass_figure.rst",
@@ -359,6 +369,15 @@ rule lass_report:
             f"--sampler-csv {name}={RP(f'lass/samplers/{name}.csv')}"
             for name in LASS_SAMPLERS
         ),
+        audio_sampler_csvs=" ".join(
+            f"--audio-sampler-csv {name}={RP(f'lass/audio/samplers/{name}.csv')}"
+            for name in sorted(LASS["audio"]["samplers"])
+        ),
+        audio_names=smk.json_word(
+            {name: s["label"] for name, s in LASS["audio"]["samplers"].items()}
+        ),
+        audio_test_sampler=cfg("lass.audio.test_sampler"),
+        audio_dataset=cfg("lass.audio.dataset"),
         out_dir=lambda wildcards, output: os.path.dirname(output.table_5_1),
         celeba=lambda wildcards, input: (
             f"--celeba-likelihood-meta {input.celeba[0]} --celeba-summary {input.celeba[1]}"
@@ -372,5 +391,9 @@ rule lass_report:
         " {params.sampler_csvs} --sampler-names {params.names} --timing {input.timing}"
         " --timing-thesis-settings {input.timing_thesis}"
         " --estimates {input.estimates} --out-dir {params.out_dir} --figure {output.figure}"
-        " {params.celeba}"
+        " {params.celeba} --audio-likelihood-meta {input.audio_likelihood}"
+        " --audio-test-csv {input.audio_test} --audio-test-summary {input.audio_test_summary}"
+        " --audio-baselines-csv {input.audio_baselines} {params.audio_sampler_csvs}"
+        " --audio-sampler-names {params.audio_names} --audio-test-sampler {params.audio_test_sampler}"
+        " --audio-dataset {params.audio_dataset}"
         " --log {log}"

@@ -220,7 +220,8 @@ rule odeen_train_interpreter:
         plot_y="valid_accuracy",
     shell:
         "harness odeen train --kind {params.kind} --data {input.data} --valid {input.valid}"
-        " --hparams {params.hparams} --table-size {params.table_size} --seed {params.seed}"
+        " --hparams {params.hparams} --table-size {params.table_size} --regime {wildcards.n}x{wildcards.m}"
+        " --seed {params.seed}"
         " --device {params.device}"
         " --threads {threads} --out {output.model} --checkpoint {params.checkpoint}"
         " --history {output.plot} --summary {output.metrics} --log {log}"

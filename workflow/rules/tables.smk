@@ -15,6 +15,7 @@ TABLE_SOURCES = {
     "table_5_2": rules.lass_report.output.table_5_2,
     "table_5_3": rules.lass_report.output.table_5_3,
     "table_5_4": rules.lass_report.output.table_5_4,
+    "table_5_5": rules.lass_report.output.table_5_5,
     "table_6_1": rules.msdm_report.output.table_6_1,
     "table_6_2": rules.msdm_report.output.table_6_2,
     "table_6_3": rules.msdm_report.output.table_6_3,

@@ -8,7 +8,20 @@ import json
 import numpy as np
 import torch
 
-from harness.core.args import NAME, SEED, THREADS, InFile, Int, IntoDir, JsonText, OutFile, StateFile, Text
+from harness.core.args import (
+    NAME,
+    SEED,
+    THREADS,
+    Float,
+    InDir,
+    InFile,
+    Int,
+    IntoDir,
+    JsonText,
+    OutFile,
+    StateFile,
+    Text,
+)
 from harness.core.atomic import atomic_path, write_text
 from harness.core.config import json_arg, settings_arg
 from harness.core.errors import HarnessError
@@ -210,8 +223,188 @@ def _report(args):
         sampler_csvs=dict(item.split("=", 1) for item in args.sampler_csv), sampler_names=json_arg(args.sampler_names, "--sampler-names"),
         timing_json=args.timing, estimates=args.estimates, out_dir=args.out_dir, figure=args.figure,
         test_sampler=args.test_sampler, celeba_likelihood_meta=args.celeba_likelihood_meta,
-        celeba_summary=args.celeba_summary,
+        celeba_summary=args.celeba_summary, audio=_audio_report(args),
     )  # fmt: skip
+
+
+def _audio_report(args) -> dict | None:
+    """``write_report``'s audio arguments, when the --audio-* files are given (all or none)."""
+    given = [
+        args.audio_likelihood_meta,
+        args.audio_test_csv,
+        args.audio_test_summary,
+        args.audio_baselines_csv,
+    ]
+    if not any(given):
+        return None
+    if not all(given):
+        raise HarnessError("the audio report needs --audio-likelihood-meta, --audio-test-csv, "
+                           "--audio-test-summary and --audio-baselines-csv together")  # fmt: skip
+    return {"likelihood_meta": args.audio_likelihood_meta, "test_csv": args.audio_test_csv,
+            "test_summary": args.audio_test_summary, "baselines_csv": args.audio_baselines_csv,
+            "sampler_csvs": dict(item.split("=", 1) for item in args.audio_sampler_csv),
+            "sampler_names": json_arg(args.audio_sampler_names or "{}", "--audio-sampler-names"),
+            "test_sampler": args.audio_test_sampler or "", "dataset": args.audio_dataset}  # fmt: skip
+
+
+# ---- LASS on music (thesis 5.4.2): drums + bass, Tables 5.1, 5.3-5.5 (harness.lass.audio) ----
+
+AUDIO_COLUMNS = ("sdr_1", "sdr_2", "ceiling_1", "ceiling_2", "true_pair_counted", "fallbacks", "seconds")
+
+
+def _read_chunks(path: str, split: str) -> dict:
+    """The ``harness lass audio-chunks`` file: chunks ``[n, 2, L]`` of ``split``, stems, rate."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in (split, "stems", "sample_rate")}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
+        raise HarnessError(f"audio chunks {path} are corrupt or lack {split}: {str(err)[:120]}") from None
+    chunks = data[split]
+    if data["stems"].shape != (2,) or data["sample_rate"].ndim != 0:
+        raise HarnessError(f"{path}: stems must name 2 stems and sample_rate be one number")
+    if chunks.ndim != 3 or chunks.shape[1] != 2 or not len(chunks) or chunks.dtype != np.float32:
+        raise HarnessError(f"{path}: {split} must hold float32 chunks [n, 2, samples], got {chunks.shape}")
+    return {
+        "chunks": chunks,
+        "stems": [str(s) for s in data["stems"]],
+        "sample_rate": int(data["sample_rate"]),
+    }
+
+
+def _audio_tracks(args, chunks: dict):
+    from harness.lass.audio import load_stems
+
+    return load_stems(args.dataset, "train", chunks["stems"], chunks["sample_rate"])
+
+
+def _audio_chunks(args):
+    from harness.lass.audio import chunk_length, mixture_chunks
+
+    length = chunk_length(args.seconds, args.sample_rate, args.multiple)
+    out = {"stems": np.array(args.stems), "sample_rate": np.array(args.sample_rate)}
+    for split, n in (("valid", args.valid), ("test", args.test)):
+        seed = derive_seed(args.seed, "lass", "audio", split)
+        out[split], names = mixture_chunks(args.dataset, split, args.stems, args.sample_rate, length, n, seed)
+        out[f"{split}_names"] = np.array(names)
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **out)
+    LOG.info("audio chunks: %d valid and %d test mixtures of %d samples", args.valid, args.test, length)
+
+
+def _train_audio_vqvae(args):
+    from harness.lass.audio import AudioVQVAESettings, train_audio_vqvae
+
+    _threads(args)
+    chunks = _read_chunks(args.chunks, "valid")
+    settings = settings_arg(AudioVQVAESettings, args.settings, "--settings")
+    seed = derive_seed(args.seed, "lass", "audio", "vqvae")
+    train_audio_vqvae(_audio_tracks(args, chunks), chunks["chunks"], settings, seed, _files(args), _device(args),
+                      args.stop_after)  # fmt: skip
+
+
+def _train_audio_prior(args):
+    from harness.lass.audio import encode_waves, prior_windows
+    from harness.lass.config import PriorSettings
+    from harness.lass.models import load_audio_vqvae
+    from harness.lass.train import train_prior
+
+    _threads(args)
+    chunks = _read_chunks(args.chunks, "valid")
+    if args.stem not in chunks["stems"]:
+        raise HarnessError(f"--stem {args.stem!r} is not one of the chunks' stems {chunks['stems']}")
+    row = chunks["stems"].index(args.stem)
+    settings = settings_arg(PriorSettings, args.settings, "--settings")
+    vqvae = load_audio_vqvae(args.vqvae, _device(args))
+    valid = encode_waves(vqvae, chunks["chunks"][:, row])
+    train = prior_windows(vqvae, _audio_tracks(args, chunks), row, valid.shape[1], args.window_hop)
+    LOG.info("%s prior: %d training windows of %d codes", args.stem, len(train), valid.shape[1])
+    seed = derive_seed(args.seed, "lass", "audio", "prior", args.stem)
+    train_prior(
+        train, valid, settings, vqvae.config.codes, seed, _files(args), _device(args), args.stop_after
+    )
+
+
+def _audio_likelihood(args):
+    from harness.lass.audio import AudioLikelihoodSettings, count_audio_likelihood
+    from harness.lass.likelihood import likelihood_stats
+    from harness.lass.models import load_audio_vqvae
+
+    _threads(args)
+    chunks = _read_chunks(args.chunks, "valid")
+    settings = settings_arg(AudioLikelihoodSettings, args.settings, "--settings")
+    vqvae = load_audio_vqvae(args.vqvae, _device(args))
+    seed = derive_seed(args.seed, "lass", "audio", "likelihood")
+    counts = count_audio_likelihood(vqvae, _audio_tracks(args, chunks), settings, seed)
+    meta = likelihood_stats(counts, args.dataset_name, settings.pairs)
+    counts.save(args.out, meta)
+    write_text(args.meta, json.dumps(meta, indent=1) + "\n")
+    LOG.info("audio likelihood: %d non-zeros, density %.4f%%", counts.nnz, meta["density_percent"])
+
+
+def _separate_audio(args):
+    from harness.lass.audio import separate_chunks
+    from harness.lass.likelihood import Likelihood, SparseCounts
+    from harness.lass.models import load_audio_vqvae, load_prior
+    from harness.lass.separate import PriorPair
+
+    _threads(args)
+    device = _device(args)
+    chunks = _read_chunks(args.chunks, args.split)
+    vqvae = load_audio_vqvae(args.vqvae, device)
+    priors = [load_prior(p, device) for p in args.priors]
+    likelihood = Likelihood(SparseCounts.load(args.counts), device)
+    if likelihood.codes != vqvae.config.codes:
+        raise HarnessError(f"likelihood has K = {likelihood.codes} codes but the VQ-VAE {vqvae.config.codes}")
+    for path, prior in zip(args.priors, priors):
+        if prior.config.vocab_size != vqvae.config.codes + 1:
+            raise HarnessError(
+                f"{path}: a prior over {prior.config.vocab_size - 1} codes, the VQ-VAE has {vqvae.config.codes}"
+            )
+    sampler = _sampler(args.sampler)
+    seed = derive_seed(args.seed, "lass", "audio", "separate", args.split, args.sampler)
+    estimates, rows = separate_chunks(vqvae, PriorPair(*priors, vqvae.config.codes), likelihood, chunks["chunks"],
+                                      sampler, chunks["sample_rate"], seed)  # fmt: skip
+    write_rows_csv(args.csv, rows, ["mixture", *AUDIO_COLUMNS])
+    if args.summary:
+        summary = {"mixtures": len(rows), "split": args.split, "stems": chunks["stems"],
+                   "sample_rate": chunks["sample_rate"], "samples": int(chunks["chunks"].shape[-1]),
+                   "sampler": json.loads(args.sampler),
+                   "seconds": [r["seconds"] for r in rows], "device": device, "threads": args.threads,
+                   "vqvae": {"codes": vqvae.config.codes, "dim": vqvae.config.dim, "hop": vqvae.config.hop},
+                   "fallbacks": int(sum(r["fallbacks"] for r in rows)),
+                   "positions": len(rows) * chunks["chunks"].shape[-1] // vqvae.config.hop}  # fmt: skip
+        write_text(args.summary, json.dumps(summary, indent=1) + "\n")
+    if args.estimates:
+        with atomic_path(args.estimates) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, estimates=estimates, sources=chunks["chunks"])
+
+
+def _audio_baselines(args):
+    from harness.audio import blind
+    from harness.audio.separators import load_separator, separate_supervised
+    from harness.lass.audio import score_rows
+
+    _threads(args)
+    data = _read_chunks(args.chunks, args.split)
+    chunks, rate = data["chunks"], data["sample_rate"]
+    mixtures = chunks.sum(1)  # x1 + x2: what the blind methods and the supervised models take
+    rows = score_rows("mixture", chunks, np.repeat(mixtures[:, None], 2, 1), rate)
+    seed = derive_seed(args.seed, "lass", "audio", "blind")
+    for method in args.blind:
+        estimates = np.stack([blind.separate(method, y, rate, seed) for y in mixtures])
+        rows += score_rows(method, chunks, estimates, rate, permute=True)
+        LOG.info("blind %s done", method)
+    for item in args.supervised:
+        name, path = item.split("=", 1)
+        model, config = load_separator(path, "cpu")
+        if config["sample_rate"] != rate or list(config["stems"]) != data["stems"]:
+            raise HarnessError(f"{path}: a separator of {config['stems']} at {config['sample_rate']} Hz, "
+                               f"the chunks hold {data['stems']} at {rate} Hz")  # fmt: skip
+        estimates = separate_supervised(model, torch.from_numpy(mixtures[:, None])).numpy()
+        rows += score_rows(name, chunks, estimates, rate)
+    write_rows_csv(args.csv, rows, ["method", "mixture", "sdr_1", "sdr_2"])
 
 
 def register(sub, step) -> None:
@@ -227,6 +420,7 @@ def register(sub, step) -> None:
     p.add_argument("--out", type=OutFile(), required=True)
     _register_training(sub, step)
     _register_separation(sub, step)
+    _register_audio(sub, step)
     _register_report(sub, step)
 
 
@@ -328,6 +522,81 @@ def _register_separation(sub, step) -> None:
     p.add_argument("--out", type=OutFile(), required=True)
 
 
+def _audio_common(p, dataset=False, vqvae=False) -> None:
+    p.add_argument("--chunks", type=InFile("npz"), required=True, help="from `harness lass audio-chunks`")
+    if dataset:
+        p.add_argument("--dataset", type=InDir(), required=True, help="the stem dataset (its train tracks)")
+    if vqvae:
+        p.add_argument("--vqvae", type=InFile("pt"), required=True)
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--threads", type=THREADS, required=True)
+    p.add_argument("--device", choices=["cpu", "cuda"], required=True)
+
+
+def _audio_training(p, schema: str, vqvae=False) -> None:
+    _audio_common(p, dataset=True, vqvae=vqvae)
+    p.add_argument("--settings", type=JsonText(schema=schema), required=True, help="JSON hyperparameters")
+    for name in ("out", "history", "meta"):
+        p.add_argument(f"--{name}", type=OutFile(), required=True)
+    p.add_argument("--checkpoint", type=StateFile(), required=True)
+    p.add_argument("--stop-after", type=Int(1, 10**9), help=argparse_suppress())
+
+
+def _register_audio(sub, step) -> None:
+    p = step(
+        sub, "audio-chunks", _audio_chunks, "Validation and test mixtures: aligned 2-stem chunks of songs"
+    )
+    p.add_argument("--dataset", type=InDir(), required=True, help="a stem dataset (harness audio embedded)")
+    p.add_argument("--stems", type=NAME, nargs=2, required=True, help="source 1 and source 2")
+    p.add_argument("--sample-rate", type=Int(1000, 384000), required=True)
+    p.add_argument("--seconds", type=Float(0, 3600, lo_open=True), required=True)
+    p.add_argument(
+        "--multiple", type=Int(1, 10**6), required=True, help="chunk length rounds up to it (the hop)"
+    )
+    p.add_argument("--valid", type=Int(1, 10**6), required=True)
+    p.add_argument("--test", type=Int(1, 10**6), required=True)
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--out", type=OutFile(), required=True)
+
+    p = step(sub, "train-audio-vqvae", _train_audio_vqvae, "Train the audio VQ-VAE on stems and mixtures")
+    _audio_training(p, "/$defs/lass_audio_vqvae")
+    p = step(sub, "train-audio-prior", _train_audio_prior, "Train one stem's GPT-2 prior over audio codes")
+    _audio_training(p, "/$defs/lass_prior", vqvae=True)
+    p.add_argument("--stem", type=NAME, required=True)
+    p.add_argument("--window-hop", type=Int(1, 10**6), required=True, help="codes between training windows")
+
+    p = step(sub, "audio-likelihood", _audio_likelihood, "Count L over random (stem 1, stem 2) crop pairs")
+    _audio_common(p, dataset=True, vqvae=True)
+    p.add_argument("--settings", type=JsonText(schema="/$defs/lass_audio_likelihood"), required=True)
+    p.add_argument("--name", dest="dataset_name", type=NAME, default="audio")
+    p.add_argument("--out", type=OutFile(), required=True)
+    p.add_argument("--meta", type=OutFile(), required=True)
+
+    p = step(
+        sub, "separate-audio", _separate_audio, "LASS on audio mixtures with one sampler; SDR per mixture"
+    )
+    _audio_common(p, vqvae=True)
+    p.add_argument("--split", choices=["valid", "test"], required=True)
+    p.add_argument(
+        "--priors", type=InFile("pt"), nargs=2, required=True, help="the priors of stem 1 and stem 2"
+    )
+    p.add_argument("--counts", type=InFile("pt"), required=True)
+    p.add_argument("--sampler", type=JsonText(schema="/$defs/lass_sampler"), required=True)
+    p.add_argument("--csv", type=OutFile(), required=True)
+    p.add_argument("--summary", type=OutFile())
+    p.add_argument("--estimates", type=OutFile(), help="npz of the separations and sources")
+
+    p = step(
+        sub, "audio-baselines", _audio_baselines, "Blind and supervised separations of the same mixtures"
+    )
+    _audio_common(p)
+    p.add_argument("--split", choices=["valid", "test"], required=True)
+    p.add_argument("--blind", nargs="*", default=[], choices=["rpca", "ica", "hpss", "repet_sim", "ft2d"])
+    p.add_argument("--supervised", type=Text(r"[A-Za-z0-9_.-]+=.+", 4096, "NAME=PT"), action="append",
+                   default=[], help="NAME=PT: a separator from `harness msdm train-supervised`, repeated")  # fmt: skip
+    p.add_argument("--csv", type=OutFile(), required=True)
+
+
 def _register_report(sub, step) -> None:
     p = step(sub, "report", _report, "Tables 5.1-5.4 (our values) and Figure 5.3")
     p.add_argument("--likelihood-meta", type=InFile("json"), required=True)
@@ -360,6 +629,16 @@ def _register_report(sub, step) -> None:
     p.add_argument(
         "--celeba-summary", type=InFile("json"), help="CelebA separation summary with FID (thesis scale)"
     )
+    # LASS on music: the Slakh rows of Tables 5.1, 5.3, 5.4 and Table 5.5
+    p.add_argument("--audio-likelihood-meta", type=InFile("json"))
+    p.add_argument("--audio-test-csv", type=InFile("csv", AUDIO_COLUMNS))
+    p.add_argument("--audio-test-summary", type=InFile("json"))
+    p.add_argument("--audio-baselines-csv", type=InFile("csv", ("method", "sdr_1", "sdr_2")))
+    p.add_argument("--audio-sampler-csv", type=Text(r"[A-Za-z0-9_.-]+=.+", 4096, "NAME=CSV"), action="append",
+                   default=[], help="NAME=CSV (Table 5.3's Slakh column), repeated")  # fmt: skip
+    p.add_argument("--audio-sampler-names", type=JsonText(own_schema=LABELS), help="JSON {NAME: row label}")
+    p.add_argument("--audio-test-sampler", type=NAME)
+    p.add_argument("--audio-dataset", type=NAME, default="synthpop", help="the audio dataset's name")
 
 
 LABELS = json.dumps({"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}})

@@ -130,6 +130,104 @@ class VQVAE(nn.Module):
         return self.decode_latents(self.codes_to_latents(codes))
 
 
+@dataclass(frozen=True)
+class AudioVQVAEConfig:
+    codes: int  # K
+    dim: int  # channels of the encoder / decoder and of each code vector
+    strides: tuple[int, ...]  # downsampling factors (even); one code per prod(strides) samples
+    beta: float
+    decay: float
+    dead_code: float
+
+    @property
+    def hop(self) -> int:
+        return int(torch.tensor(self.strides).prod())
+
+
+class ResBlock1d(nn.Module):
+    """Dilated residual block of the waveform encoder / decoder."""
+
+    def __init__(self, dim: int, dilation: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.LeakyReLU(),
+            nn.Conv1d(dim, dim, 3, 1, dilation, dilation=dilation),
+            nn.LeakyReLU(),
+            nn.Conv1d(dim, dim, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class AudioVQVAE(nn.Module):
+    """The VQ-VAE of LASS on music, a small stand-in of Jukebox's bottom level (thesis 5.4.2)
+    with the same shape: strided 1-D convolutions with dilated residual blocks down to one code
+    per ``hop`` samples, the codebook of the image VQ-VAE (vector-quantize-pytorch, EMA updates,
+    k-means initialisation, dead-code restarts) and the mirror decoder to the waveform. The
+    interface is the image VQ-VAE's: ``encode`` gives codes ``[n, S]`` of waveforms
+    ``[n, 1, S * hop]``, ``decode_latents`` maps dense code vectors back."""
+
+    def __init__(self, config: AudioVQVAEConfig):
+        super().__init__()
+        from vector_quantize_pytorch import VectorQuantize
+
+        self.config = config
+        dim = config.dim
+        if any(s < 2 or s % 2 for s in config.strides):
+            raise ValueError(f"strides must be even, got {config.strides}")
+        # channels double at each downsampling, up to dim: the full-rate layers stay narrow
+        widths = [max(dim // 2 ** (len(config.strides) - i), 8) for i in range(len(config.strides))] + [dim]
+        down = [nn.Conv1d(1, widths[0], 7, 1, 3)]
+        for s, c_in, c_out in zip(config.strides, widths, widths[1:]):
+            down += [ResBlock1d(c_in, 1), nn.Conv1d(c_in, c_out, 2 * s, s, s // 2), ResBlock1d(c_out, 3)]
+        self.encoder = nn.Sequential(*down, nn.Conv1d(dim, dim, 3, 1, 1))
+        self.quantizer = VectorQuantize(
+            dim=dim,
+            codebook_size=config.codes,
+            decay=config.decay,
+            commitment_weight=config.beta,
+            kmeans_init=True,
+            kmeans_iters=10,
+            threshold_ema_dead_code=config.dead_code,
+            channel_last=False,
+        )
+        up = [nn.Conv1d(dim, dim, 3, 1, 1)]
+        for s, c_in, c_out in zip(reversed(config.strides), widths[::-1], widths[::-1][1:]):
+            up += [
+                ResBlock1d(c_in, 3),
+                nn.ConvTranspose1d(c_in, c_out, 2 * s, s, s // 2),
+                ResBlock1d(c_out, 1),
+            ]
+        self.decoder = nn.Sequential(*up, nn.LeakyReLU(), nn.Conv1d(widths[0], 1, 7, 1, 3))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, VQ loss) of waveforms ``[n, 1, L]`` (L a multiple of the hop)."""
+        z_q, _, commitment = self.quantizer(self.encoder(x))
+        return self.decoder(z_q), commitment.sum()
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """B(E_theta(x)): code indices ``[n, L / hop]`` (int64)."""
+        training = self.quantizer.training
+        self.quantizer.eval()
+        try:
+            _, indices, _ = self.quantizer(self.encoder(x))
+        finally:
+            self.quantizer.train(training)
+        return indices
+
+    def codes_to_latents(self, codes: torch.Tensor) -> torch.Tensor:
+        """Dense code vectors e ``[n, dim, S]`` of code indices ``[n, S]``."""
+        return self.quantizer.get_output_from_indices(codes)  # channel-first, as the encoder
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decode_latents(self.codes_to_latents(codes))
+
+
 def make_prior(config: PriorConfig):
     """A GPT-2 language model over K codes plus the beginning-of-sequence token K."""
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -161,6 +259,13 @@ def save_model(path: str, kind: str, model: nn.Module, config) -> None:
 
 def load_vqvae(path: str, device: str = "cpu") -> VQVAE:
     return build_model(path, "vqvae", "VQ-VAE model", lambda c: VQVAE(VQVAEConfig(**c))).to(device).eval()
+
+
+def load_audio_vqvae(path: str, device: str = "cpu") -> AudioVQVAE:
+    def make(c):
+        return AudioVQVAE(AudioVQVAEConfig(**dict(c, strides=tuple(c["strides"]))))
+
+    return build_model(path, "audio_vqvae", "audio VQ-VAE model", make).to(device).eval()
 
 
 def load_prior(path: str, device: str = "cpu"):

@@ -53,6 +53,19 @@ SCHEMAS = {
                             "refine": {"type": "object", "required": ["steps"]},
                             "fallbacks": {"type": "integer", "minimum": 0},
                             "positions": {"type": "integer", "minimum": 1}}},
+    "audio_test": {"type": "object",
+                   "required": ["mixtures", "stems", "sample_rate", "samples", "sampler", "seconds", "device",
+                                "threads", "vqvae", "fallbacks", "positions"],
+                   "properties": {"mixtures": {"type": "integer", "minimum": 1},
+                                  "stems": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+                                  "sample_rate": {"type": "integer", "minimum": 1},
+                                  "samples": {"type": "integer", "minimum": 1},
+                                  "sampler": {"type": "object", "required": ["kind"]},
+                                  "seconds": {"type": "array", "minItems": 1, "items": _NUMBER},
+                                  "device": {"type": "string"}, "threads": {"type": "integer", "minimum": 0},
+                                  "vqvae": {"type": "object", "required": ["codes", "hop"]},
+                                  "fallbacks": {"type": "integer", "minimum": 0},
+                                  "positions": {"type": "integer", "minimum": 1}}},
     "summary": {"type": "object", "required": ["mixtures", "fid", "average_fid"],
                 "properties": {"mixtures": {"type": "integer", "minimum": 1}, "fid": _NUMBER, "average_fid": _NUMBER}},
 }  # fmt: skip
@@ -97,7 +110,11 @@ def write_report(
     test_sampler: str,
     celeba_likelihood_meta: str | None = None,
     celeba_summary: str | None = None,
+    audio: dict | None = None,
 ) -> None:
+    """Tables 5.1-5.4 and Figure 5.3; with ``audio`` (the keyword arguments of ``audio_rows``)
+    also the Slakh rows of Tables 5.1, 5.3, 5.4 and Table 5.5."""
+    slakh = audio_rows(**audio) if audio else {"5_1": [], "5_3": [], "5_4": []}
     rows_5_1 = []
     for name, path in (("MNIST", likelihood_meta), ("CelebA", celeba_likelihood_meta)):
         if path:
@@ -107,8 +124,8 @@ def write_report(
                 (name, "Likelihood density", f"{meta['density_percent']:.2f} %"),
                 (f"{name}, codes in use (ours)", "K", str(meta["codes_used"])),
             ]
-    write_ours_csv(os.path.join(out_dir, "table_5_1.csv"), rows_5_1,
-                   only_ours={f"{name}, codes in use (ours)" for name in ("MNIST", "CelebA")})  # fmt: skip
+    write_ours_csv(os.path.join(out_dir, "table_5_1.csv"), rows_5_1 + slakh["5_1"],
+                   only_ours={f"{name}, codes in use (ours)" for name in ("MNIST", "CelebA", SLAKH)})  # fmt: skip
     celeba = _load_json(celeba_summary, "summary") if celeba_summary else None
     lass = _column(test_csv, "psnr")
     n = len(lass)
@@ -163,17 +180,117 @@ def write_report(
         if name not in sampler_names:
             raise HarnessError(f"sampler {name!r} has no row label in --sampler-names")
         rows.append((sampler_names[name], "MNIST (PSNR)", mean_std(_column(path, "psnr"))))
-    write_ours_csv(os.path.join(out_dir, "table_5_3.csv"), rows)
+    write_ours_csv(os.path.join(out_dir, "table_5_3.csv"), rows + slakh["5_3"])
     rows_5_4 = []
     for row, path in (("MNIST / LASS (Ours)", timing_json), (THESIS_SETTINGS, timing_thesis_json)):
         timing = _load_json(path, "timing")
         seconds = np.asarray(timing["seconds"])
         rows_5_4 += [(row, "Time", mean_std(seconds, " s")),
                      (f"{row}, setting", "Time", _timing_setting(timing, len(seconds)))]  # fmt: skip
-    write_ours_csv(os.path.join(out_dir, "table_5_4.csv"), rows_5_4,
-                   only_ours={THESIS_SETTINGS, f"{THESIS_SETTINGS}, setting", "MNIST / LASS (Ours), setting"})  # fmt: skip
+    write_ours_csv(os.path.join(out_dir, "table_5_4.csv"), rows_5_4 + slakh["5_4"],
+                   only_ours={THESIS_SETTINGS, f"{THESIS_SETTINGS}, setting", "MNIST / LASS (Ours), setting",
+                              "Slakh / LASS (Ours), setting"})  # fmt: skip
+    if audio:
+        write_ours_csv(os.path.join(out_dir, "table_5_5.csv"), slakh["5_5"], note=slakh["note_5_5"],
+                       only_ours={NO_SEPARATION, AUDIO_CEILING, COUNTED, FALLBACKS, "Test mixtures (ours)",
+                                  "LASS sampler (ours)"})  # fmt: skip
     label = sampler_names.get(test_sampler, test_sampler)
     plot_separations(estimates, figure, f"LASS on MNIST test mixtures ({label}, L2 selection, refinement)")
+
+
+# Table 5.5's rows of the methods `harness lass audio-baselines` runs, and what each runs
+AUDIO_ROWS = {"rpca": "rPCA", "ica": "ICA", "hpss": "HPSS", "repet_sim": "REPET", "ft2d": "FT2D",
+              "hdemucs": "Demucs", "convtasnet": "Conv-Tasnet"}  # fmt: skip
+AUDIO_RUNS = {
+    "rPCA": "robust PCA of the magnitude spectrogram (inexact ALM, ours)",
+    "ICA": "scikit-learn FastICA, 2 components of the magnitude spectrogram",
+    "HPSS": "librosa median-filtering HPSS",
+    "REPET": "REPET-SIM (librosa nn_filter)",
+    "FT2D": "2-D Fourier peak picking (ours)",
+    "Demucs": "torchaudio HDemucs trained in the DAG",
+    "Conv-Tasnet": "torchaudio ConvTasNet trained in the DAG",
+}
+NO_SEPARATION = "Mixture as both estimates (no separation)"
+AUDIO_CEILING = "VQ-VAE decoding the sources' own codes (ceiling)"
+SLAKH = "Slakh (Drum + Bass)"
+
+
+def _sdr_columns(path: str, method: str | None = None,
+                 keys: tuple[str, str] = ("sdr_1", "sdr_2")) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per-mixture SDR of source 1 and source 2 (NaN where bss_eval had no frame) of a CSV, or
+    of one method's rows of a baselines CSV."""
+    if not os.path.isfile(path):
+        raise HarnessError(f"{path} not found")
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if method is not None:
+        rows = [r for r in rows if r.get("method") == method]
+    if not rows or not set(keys) <= set(rows[0]):
+        raise HarnessError(f"{path}: no {' / '.join(keys)} rows{f' of {method}' if method else ''}")
+    try:
+        return tuple(np.asarray([float(r[k]) for r in rows]) for k in keys)
+    except (TypeError, ValueError):
+        raise HarnessError(f"{path}: an SDR that is not a number") from None
+
+
+def _sdr_cells(first: np.ndarray, second: np.ndarray) -> tuple[str, str, str]:
+    """(Avg., source 1, source 2): means over the mixtures with a finite SDR."""
+    a, b = float(np.nanmean(first)), float(np.nanmean(second))
+    return f"{(a + b) / 2:.2f}", f"{a:.2f}", f"{b:.2f}"
+
+
+def audio_rows(likelihood_meta: str, test_csv: str, test_summary: str, baselines_csv: str,
+               sampler_csvs: dict[str, str], sampler_names: dict[str, str], test_sampler: str,
+               dataset: str) -> dict[str, list]:  # fmt: skip
+    """The Slakh rows (row, column, ours) of Tables 5.1, 5.3, 5.4 and 5.5, from LASS on audio."""
+    meta = _load_json(likelihood_meta, "likelihood")
+    test = _load_json(test_summary, "audio_test")
+    stems = [s.capitalize() for s in test["stems"]]
+    out = {"5_1": [(SLAKH, "K", str(meta["codes"])), (SLAKH, "Likelihood density", f"{meta['density_percent']:.2e} %"),
+                   (f"{SLAKH}, codes in use (ours)", "K", str(meta["codes_used"]))]}  # fmt: skip
+    rows = []
+    for name, path in sampler_csvs.items():
+        if name not in sampler_names:
+            raise HarnessError(f"audio sampler {name!r} has no row label")
+        per_mixture = np.nanmean(np.stack(_sdr_columns(path)), axis=0)
+        rows.append((sampler_names[name], "Slakh (SDR)", mean_std(per_mixture[np.isfinite(per_mixture)])))
+    out["5_3"] = rows
+    seconds = np.asarray(test["seconds"])
+    threads = f"{test['threads']} thread" + ("s" if test["threads"] != 1 else "")
+    vq = test["vqvae"]
+    out["5_4"] = [("Slakh / LASS (Ours)", "Time", mean_std(seconds, " s")),
+                  ("Slakh / LASS (Ours), setting", "Time",
+                   f"{test['device']}, {threads}, each of {len(seconds)} test mixtures of "
+                   f"{test['samples'] / test['sample_rate']:.2f} s once; {sampler_names.get(test_sampler, test_sampler)}, "
+                   f"{test['sampler'].get('candidates', 1)} candidates; VQ-VAE K = {vq['codes']}, hop {vq['hop']}")]  # fmt: skip
+    columns = ("Avg.", *stems)
+    table = []
+    for method, row in AUDIO_ROWS.items():
+        try:
+            cells = _sdr_cells(*_sdr_columns(baselines_csv, method))
+        except HarnessError:
+            continue  # a method the config left out
+        table += [(row, c, v) for c, v in zip(columns, cells)]
+    lass = _sdr_columns(test_csv)
+    table += [("LASS (Ours)", c, v) for c, v in zip(columns, _sdr_cells(*lass))]
+    table += [
+        (NO_SEPARATION, c, v) for c, v in zip(columns, _sdr_cells(*_sdr_columns(baselines_csv, "mixture")))
+    ]
+    ceiling = _sdr_columns(test_csv, keys=("ceiling_1", "ceiling_2"))
+    table += [(AUDIO_CEILING, c, v) for c, v in zip(columns, _sdr_cells(*ceiling))]
+    table += [(COUNTED, "Avg.", f"{100 * _column(test_csv, 'true_pair_counted').mean():.1f} %"),
+              (FALLBACKS, "Avg.", f"{test['fallbacks']} of {test['positions']}"),
+              ("Test mixtures (ours)", "Avg.", str(len(lass[0]))),
+              ("LASS sampler (ours)", "Avg.", f"{sampler_names.get(test_sampler, test_sampler)}, "
+                                              f"{test['sampler'].get('candidates', 1)} candidates")]  # fmt: skip
+    out["5_5"] = table
+    out["note_5_5"] = (
+        f"Ours on {dataset} {' + '.join(test['stems'])} at {test['sample_rate']} Hz (the Slakh stem layout, "
+        f"rendered from MIDI here), not Slakh2100. Blind methods (nussl does not install with our pins), "
+        f"each scored with its two outputs assigned to the sources the better way round: "
+        + "; ".join(f"{k}: {v}" for k, v in AUDIO_RUNS.items())
+    )
+    return out
 
 
 def plot_separations(estimates: str, path: str, title: str, examples: int = 8) -> None:

@@ -27,7 +27,7 @@ from harness.train.checkpoint import seed_everything
 from harness.train.loop import RunFiles, finish_run, train_steps
 
 
-def _train_and_save(
+def train_and_save(
     kind: str,
     name: str,
     model: torch.nn.Module,
@@ -95,7 +95,7 @@ def train_vqvae(
             "codes_used": int(torch.unique(codes).numel()),
         }
 
-    meta = _train_and_save(
+    meta = train_and_save(
         "vqvae", "VQ-VAE (LASS MNIST architecture, trained in the DAG)", model, config, opt, step_fn, evaluate,
         settings, rng, {"settings": asdict(settings), "seed": seed, "n": len(train_images)}, files, stop_after,
     )  # fmt: skip
@@ -136,7 +136,7 @@ def train_prior(
         loss = float(np.mean([float(nll(valid_seq[i : i + 500])) for i in range(0, len(valid_seq), 500)]))
         return {"valid_nll": round(loss, 5)}
 
-    meta = _train_and_save(
+    meta = train_and_save(
         "prior", "GPT-2 prior over VQ-VAE codes (transformers GPT2LMHeadModel, trained in the DAG)", model, config,
         opt, step_fn, evaluate, settings, rng,
         {"settings": asdict(settings), "seed": seed, "n": len(train_seq), "codes": codes}, files, stop_after,

@@ -1,6 +1,7 @@
-"""Supervised separators trained by the DAG on the same stems (Table 6.2's Demucs row, and
-Table 5.5 later): torchaudio's ``HDemucs`` and ``ConvTasNet`` model classes, an L1 waveform loss,
-the shared resumable loop. They map a mixture [B, 1, L] to the stems [B, N, L]."""
+"""Training of the supervised separators (Table 6.2's Demucs row, and Table 5.5's Demucs and
+Conv-Tasnet rows on drums + bass): torchaudio's ``HDemucs`` and ``ConvTasNet`` model classes
+(``harness.audio.separators``), an L1 waveform loss, the shared resumable loop. They map a
+mixture [B, 1, L], the sum of the stems they separate, to those stems [B, N, L]."""
 
 from __future__ import annotations
 
@@ -8,16 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
+from harness.audio.separators import KIND, Separator, load_separator, separate_supervised  # noqa: F401
 from harness.core.errors import HarnessError
 from harness.msdm.data import random_crops
 from harness.train.checkpoint import seed_everything
-from harness.train.files import build_model, save_state
+from harness.train.files import save_state
 from harness.train.loop import RunFiles, finish_run, train_steps
-
-KIND = "msdm_supervised"
-ARCHES = ("hdemucs", "convtasnet")
 
 
 @dataclass(frozen=True)
@@ -31,30 +29,21 @@ class SupervisedSettings:
     log_every: int
     hdemucs: dict  # torchaudio.models.HDemucs keyword arguments (sources and channels are set here)
     convtasnet: dict  # torchaudio.models.ConvTasNet keyword arguments
-
-
-class Separator(nn.Module):
-    def __init__(self, arch: str, n_sources: int, kwargs: dict):
-        super().__init__()
-        from torchaudio.models import ConvTasNet, HDemucs
-
-        self.arch = arch
-        if arch == "hdemucs":
-            self.net = HDemucs(sources=[str(i) for i in range(n_sources)], audio_channels=1, **kwargs)
-        elif arch == "convtasnet":
-            self.net = ConvTasNet(num_sources=n_sources, **kwargs)
-        else:
-            raise HarnessError(f"unknown separator {arch!r} (one of {', '.join(ARCHES)})")
-
-    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
-        out = self.net(mixture)
-        return out[:, :, 0] if self.arch == "hdemucs" else out[..., : mixture.shape[-1]]
+    stems: list | None  # the stems to separate (their sum is the mixture); null: all of the dataset's
 
 
 def train_separator(
     arch: str, tracks: list[np.ndarray], stems: list[str], settings: SupervisedSettings, seed: int,
     files: RunFiles, device: str, stop_after: int | None = None,
 ) -> bool:  # fmt: skip
+    if settings.stems:
+        unknown = sorted(set(settings.stems) - set(stems))
+        if unknown:
+            raise HarnessError(
+                f"supervised settings: the dataset has no stem {unknown[0]!r} (it has {stems})"
+            )
+        rows = [stems.index(s) for s in settings.stems]
+        tracks, stems = [t[rows] for t in tracks], list(settings.stems)
     rng = seed_everything(seed)
     kwargs = getattr(settings, arch)
     model = Separator(arch, len(stems), kwargs).to(device)
@@ -78,19 +67,3 @@ def train_separator(
             "steps": settings.steps}  # fmt: skip
     finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
     return True
-
-
-def load_separator(path: str, device: str) -> tuple[Separator, dict]:
-    holder = {}
-
-    def make(config):
-        holder["config"] = config
-        return Separator(config["arch"], len(config["stems"]), config["kwargs"])
-
-    model = build_model(path, KIND, "supervised separator", make)
-    return model.to(device).eval(), holder["config"]
-
-
-@torch.no_grad()
-def separate_supervised(model: Separator, mixtures: torch.Tensor, batch: int = 4) -> torch.Tensor:
-    return torch.cat([model(mixtures[i : i + batch]) for i in range(0, len(mixtures), batch)])

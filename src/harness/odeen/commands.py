@@ -190,6 +190,10 @@ def _train(args):
     from harness.odeen.train import TrainConfig, train
 
     hp = _hparams(args.hparams)
+    # regime_steps: {"<n>x<m>": steps} overrides `steps` for the job's regime (--regime)
+    regime_steps = hp.pop("regime_steps", None) or {}
+    if args.regime in regime_steps:
+        hp["steps"] = regime_steps[args.regime]
     # the config's odeen.<model> entry: the model's size and its training (EMP-C / EMP-R entries
     # add rule_loss_weight); odeen.table_size and the derived seed complete the training settings
     model_keys = [f.name for f in dataclasses.fields(ModelConfig)]
@@ -387,6 +391,9 @@ def _register_models(sub, step) -> None:
         type=Int(2, 1024),
         required=True,
         help="structures per training table (odeen.table_size)",
+    )
+    p.add_argument(
+        "--regime", default="", metavar="NxM", help="the data regime, for the --hparams regime_steps entry"
     )
     _runtime(p)
     p.add_argument("--out", type=OutFile(), required=True, metavar="PT")
