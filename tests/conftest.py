@@ -136,3 +136,41 @@ def inception_weights(tmp_path, monkeypatch):
     weights = tmp_path / "weights-inception-2015-12-05.pth"
     torch.save(net.state_dict(), weights)
     return weights, net
+
+
+SLAKH_TRACKS = {
+    "train": ["Track00001", "Track00002"],
+    "validation": ["Track00003"],
+    "test": ["Track00004", "Track00005"],
+}
+SLAKH_STEMS = ("bass", "drums", "guitar", "piano")
+
+
+def slakh_archives(root: Path, seconds: float, rate: int = 22050) -> dict[str, str]:
+    """MSDM's Slakh layout as served by the thesis config's download rule: one tar.gz per stem
+    (``<stem>_22050/<split>/<Track>.wav``, noise) in ``root``; returns the sha256 entries."""
+    import hashlib
+    import io
+    import tarfile
+
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    for stem in SLAKH_STEMS:
+        with tarfile.open(root / f"{stem}.tar.gz", "w:gz") as tf:
+            for split, names in SLAKH_TRACKS.items():
+                for name in names:
+                    buf = io.BytesIO()
+                    sf.write(
+                        buf, rng.normal(size=int(seconds * rate)) * 0.1, rate, format="WAV", subtype="PCM_16"
+                    )
+                    info = tarfile.TarInfo(f"{stem}_22050/{split}/{name}.wav")
+                    info.size = buf.getbuffer().nbytes
+                    tf.addfile(info, io.BytesIO(buf.getvalue()))
+    return {f"all/{s}": hashlib.sha256((root / f"{s}.tar.gz").read_bytes()).hexdigest() for s in SLAKH_STEMS}
+
+
+def slakh_download(base: str, sha: dict[str, str]) -> dict:
+    """The toy config's ``audio.datasets.slakh`` entry: the archives of ``slakh_archives``."""
+    return {"url": base + "/{shard}.tar.gz", "sha256": sha, "shards": {"all": list(SLAKH_STEMS)}}

@@ -196,3 +196,51 @@ def test_audio_steps_end_to_end(data, tmp_path):
                f"x={tmp_path / 'o.pt'}", *RUN, "--csv", str(tmp_path / "bad.csv")], check=False)  # fmt: skip
     assert bad.returncode != 0 and "a separator of ['bass', 'drums']" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "bad.csv").exists()
+
+
+def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
+    """The thesis-scale LASS-on-music rules through the `gpu` profile and config/thesis.yaml, on CPU
+    at toy size: Slakh-layout archives served on 127.0.0.1 (sha256-checked), the download, chunks
+    at 22,050 Hz with the thesis's hop of 8 (0.5 s here: 1,379 codes; 3 s hold 8,269), the VQ-VAE,
+    both priors, the likelihood at toy K, every sampler, the supervised models and the baselines."""
+    import yaml
+
+    from conftest import copy_workflow, slakh_archives, slakh_download
+
+    root, base = http_root
+    sha = slakh_archives(root, seconds=4.0)
+    tiny = {
+        "n_layer": 1,
+        "n_embd": 8,
+        "n_head": 2,
+        "steps": 2,
+        "batch_size": 2,
+        "lr": 1e-3,
+        "checkpoint_every": 2,
+    }
+    toy = {
+        "device": "cpu",
+        "downloads_dir": "data/downloads",
+        "audio": {"datasets": {"slakh": slakh_download(base, sha)}},
+        "lass": {"audio": {
+            "seconds": 0.5, "valid_mixtures": 1, "test_mixtures": 1, "window_hop": 100000, "prior": tiny,
+            "vqvae": dict(VQVAE, codes=16, strides=[2, 2, 2], crop=1024, steps=2, checkpoint_every=2),
+            "likelihood": {"pairs": 4, "crop": 1024, "batch": 4},
+            "samplers": {name: {"candidates": 2} for name in ("greedy", "beam", "ancestral", "top_k16", "top_k32",
+                                                              "top_k64")},
+            "supervised": dict(SUPERVISED, sample_rate=22050, crop=1024)}},
+        "resources": {r: {"gpu": 0} for r in ("lass_train", "lass_separate", "msdm_train")},
+    }  # fmt: skip
+    wf = copy_workflow(tmp_path / "wf")
+    (wf / "toy.yaml").write_text(yaml.safe_dump(toy))
+    out = "results/thesis/lass/audio"
+    targets = [f"{out}/test.csv", f"{out}/baselines.csv", f"{out}/likelihood.json"] + [
+        f"{out}/samplers/{s}.csv" for s in ("greedy", "beam", "ancestral", "top_k16", "top_k32", "top_k64")
+    ]
+    run(["snakemake", *targets, "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml",
+         "config/thesis.yaml", "toy.yaml"], cwd=wf, timeout=1500)  # fmt: skip
+    summary = json.loads((wf / out / "test.json").read_text())
+    assert summary["sample_rate"] == 22050 and summary["vqvae"]["hop"] == 8 and summary["positions"] == 1379
+    assert summary["sampler"] == {"kind": "beam", "candidates": 2, "likelihood_scale": 3.0}
+    methods = {r["method"] for r in _read(wf / out / "baselines.csv")}
+    assert methods == {"mixture", "rpca", "ica", "hpss", "repet_sim", "ft2d", "hdemucs", "convtasnet"}

@@ -243,41 +243,19 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     Slakh-layout archives served on 127.0.0.1 and checked by sha256, the download rule, every
     training, separation and generation rule of the family and the thesis-scale tables, so a GPU
     user meets no untried line (only the sizes, the device and the FAD backbone differ)."""
-    import hashlib
-    import io
-    import tarfile
-
-    import soundfile as sf
     import yaml
 
-    from conftest import copy_workflow
+    from conftest import copy_workflow, slakh_archives, slakh_download
 
     root, base = http_root
-    rng = np.random.default_rng(0)
-    tracks = {
-        "train": ["Track00001", "Track00002"],
-        "validation": ["Track00003"],
-        "test": ["Track00004", "Track00005"],
-    }
-    for stem in ("bass", "drums", "guitar", "piano"):
-        with tarfile.open(root / f"{stem}.tar.gz", "w:gz") as tf:
-            for split, names in tracks.items():
-                for name in names:
-                    buf = io.BytesIO()
-                    sf.write(buf, rng.normal(size=3 * 22050) * 0.1, 22050, format="WAV", subtype="PCM_16")
-                    info = tarfile.TarInfo(f"{stem}_22050/{split}/{name}.wav")
-                    info.size = buf.getbuffer().nbytes
-                    tf.addfile(info, io.BytesIO(buf.getvalue()))
-    sha = {f"all/{s}": hashlib.sha256((root / f"{s}.tar.gz").read_bytes()).hexdigest()
-           for s in ("bass", "drums", "guitar", "piano")}  # fmt: skip
+    sha = slakh_archives(root, seconds=3.0)
     toy = {
         "device": "cpu",
         "downloads_dir": "data/downloads",
         "audio": {"report": ["slakh"], "synthpop": {"tracks": {"train": 2, "valid": 1, "test": 1}, "bars": 2},
                   "fad": {"encoder": "trained", "dataset": "synthpop",
                           "training": {"steps": 2, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "embed_dim": 4}},
-                  "datasets": {"slakh": {"url": base + "/{shard}.tar.gz", "sha256": sha,
-                                         "shards": {"all": ["bass", "drums", "guitar", "piano"]}}}},
+                  "datasets": {"slakh": slakh_download(base, sha)}},
         "msdm": TOY_MSDM,
         "resources": {r: {"gpu": 0} for r in ("msdm_train", "msdm_separate", "msdm_generate", "audio_report")},
     }  # fmt: skip
