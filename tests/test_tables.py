@@ -99,6 +99,18 @@ def test_build_refuses_a_cell_the_table_does_not_have(tmp_path, line, cause):
     assert not out.exists()
 
 
+def test_table_3_2_takes_the_configs_regimes_as_rows(tmp_path):
+    """Table 3.2's rows are the config's data regimes: the tiny config's own regimes are kept as
+    rows only we report, while a table with fixed rows still refuses an unknown one."""
+    assert get_entry("table_3_2").config_rows and not get_entry("table_3_1").config_rows
+    ours = tmp_path / "ours.csv"
+    ours.write_text("row,column,ours,only_ours\n100 struct. / 60 rules,NRS fully-learned CRN,0.100,\n")
+    build_table("table_3_2", tmp_path / "out", scale="embedded", ours=str(ours))
+    rows = list(csv.DictReader(open(tmp_path / "out" / "table_3_2.csv")))
+    assert {"row": "100 struct. / 60 rules", "ours": "0.100"}.items() <= rows[-1].items()
+    assert rows[-1]["thesis"] == ""
+
+
 def test_markdown_escapes_pipes_in_cells(tmp_path):
     build_table("table_6_3", tmp_path, scale="embedded")
     md = (tmp_path / "table_6_3.md").read_text()

@@ -25,6 +25,9 @@ class Entry:
     # how far each number of our cells may move between runs on different machines, in the
     # cell's units (`harness results check`); None: wall-clock seconds, not compared
     tolerance: float | None = 0.0
+    # rows named by the config (Table 3.2's data regimes): a config with other regimes (the tiny
+    # test config) reports its own rows, kept as rows only we have
+    config_rows: bool = False
 
     @property
     def number(self) -> str:
@@ -66,8 +69,16 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
                 values,
                 item.get("title", ""),
                 _tolerance(item),
+                _flag(item, "config_rows"),
             )
     return out
+
+
+def _flag(item: dict, key: str) -> bool:
+    value = item.get(key, False)
+    if not isinstance(value, bool):
+        raise HarnessError(f"registry {item['id']}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def _tolerance(item: dict) -> float | None:
