@@ -113,14 +113,15 @@ def test_whole_dag_runs_report_and_noop_rerun(tiny_workflow_dir):
     for path in ["results/figures/figure_3_6.png", "results/figures/figure_3_exactly_two.png",
                  "results/figures/figure_4_2.png", "results/figures/figure_5_3.png", "results/README.md",
                  "results/odeen/positive_rates.png", "results/audio/datasets.png", "results/lass/timing.json",
-                 "results/lass/samplers/beam.csv", "results/msdm/listen.html",
+                 "results/lass/samplers/beam.csv", "results/lass/audio/samplers/beam.csv", "results/msdm/listen.html",
                  "results/msdm/separation/isdm_dirac_correction.json"]:  # fmt: skip
         assert (workflow_dir / path).exists(), path
     for table in ["table_3_1", "table_7_1"]:
         for ext in ("md", "tex", "csv"):
             assert (workflow_dir / f"results/tables/{table}.{ext}").exists()
-    for table, n_cells in (("table_3_2", 12), ("text_3_strict_crn", 4), ("table_5_1", 3), ("table_5_3", 6),
-                           ("table_5_4", 4), ("table_6_3", 28)):  # fmt: skip
+    # Table 3.2: 4 regimes x 3 + the majority label's 2; Tables 5.1, 5.3, 5.4 with their Slakh rows
+    for table, n_cells in (("table_3_2", 14), ("text_3_strict_crn", 4), ("table_5_1", 6), ("table_5_3", 12),
+                           ("table_5_4", 6), ("table_5_5", 34), ("table_6_3", 28)):  # fmt: skip
         with open(workflow_dir / f"results/tables/{table}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert sum(bool(r["ours"]) for r in rows) == n_cells, table

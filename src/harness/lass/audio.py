@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from harness.audio.arrays import load_tracks, random_crops
 from harness.audio.dataset import StemDataset
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG, progress
@@ -70,22 +71,6 @@ def chunk_length(seconds: float, sample_rate: int, hop: int) -> int:
     return -(-int(round(seconds * sample_rate)) // hop) * hop
 
 
-def load_stems(root: str, split: str, stems: list[str], sample_rate: int) -> list[np.ndarray]:
-    """Each track of a split as ``[len(stems), samples]`` float32 at ``sample_rate``."""
-    data = StemDataset(root, sample_rate)
-    missing = sorted(set(stems) - set(data.stems))
-    if missing:
-        raise HarnessError(f"{root}: the dataset has no stem {missing[0]!r} (it has {data.stems})")
-    tracks = data.tracks(split)
-    if not tracks:
-        raise HarnessError(f"{root}: no {split} tracks")
-    out = []
-    for track in tracks:
-        audio = data.load(track, stems)
-        out.append(np.concatenate([audio[s] for s in stems]).astype(np.float32))
-    return out
-
-
 def mixture_chunks(root: str, split: str, stems: list[str], sample_rate: int, length: int, n: int,
                    seed: int) -> tuple[np.ndarray, list[str]]:  # fmt: skip
     """``n`` aligned chunks ``[n, 2, length]`` of one split where both stems sound (MSDM's
@@ -95,7 +80,7 @@ def mixture_chunks(root: str, split: str, stems: list[str], sample_rate: int, le
 
     data = StemDataset(root, sample_rate)
     found, names = [], []
-    for track, audio in zip(data.tracks(split), load_stems(root, split, stems, sample_rate)):
+    for track, audio in zip(data.tracks(split), load_tracks(root, split, sample_rate, stems)[0]):
         for start in range(0, audio.shape[-1] - length + 1, length):
             chunk = audio[:, start : start + length]
             level = 10 * np.log10(np.mean(chunk.astype(np.float64) ** 2, axis=-1) + 1e-20)
@@ -108,19 +93,6 @@ def mixture_chunks(root: str, split: str, stems: list[str], sample_rate: int, le
         )
     pick = np.sort(np.random.default_rng(seed).choice(len(found), n, replace=False))
     return np.stack([found[i] for i in pick]), [names[i] for i in pick]
-
-
-def random_crops(tracks: list[np.ndarray], n: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` crops ``[n, channels, length]`` of random tracks at random offsets."""
-    usable = [t for t in tracks if t.shape[-1] >= length]
-    if not usable:
-        raise HarnessError(f"no track is as long as a crop ({length} samples)")
-    out = np.empty((n, usable[0].shape[0], length), np.float32)
-    for i in range(n):
-        t = usable[rng.integers(len(usable))]
-        start = rng.integers(t.shape[-1] - length + 1)
-        out[i] = t[:, start : start + length]
-    return out
 
 
 def spectral_loss(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -274,9 +274,9 @@ def _read_chunks(path: str, split: str) -> dict:
 
 
 def _audio_tracks(args, chunks: dict):
-    from harness.lass.audio import load_stems
+    from harness.audio.arrays import load_tracks
 
-    return load_stems(args.dataset, "train", chunks["stems"], chunks["sample_rate"])
+    return load_tracks(args.dataset, "train", chunks["sample_rate"], chunks["stems"])[0]
 
 
 def _audio_chunks(args):

@@ -62,11 +62,52 @@ class ResBlock(nn.Module):
         return x + self.block(x)
 
 
-class VQVAE(nn.Module):
+def codebook(dim: int, config, **layout):
+    """vector-quantize-pytorch's codebook of K = ``config.codes`` vectors: nearest code,
+    straight-through gradient, beta * commitment loss, EMA updates, k-means initialisation on the
+    first batch, dead-code restarts; ``layout``: where the channels of the encoder's output are."""
+    from vector_quantize_pytorch import VectorQuantize
+
+    return VectorQuantize(dim=dim, codebook_size=config.codes, decay=config.decay, commitment_weight=config.beta,
+                          kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=config.dead_code, **layout)  # fmt: skip
+
+
+class CodedAutoencoder(nn.Module):
+    """What LASS needs of a VQ-VAE, shared by the image and the audio one (each builds its
+    ``encoder``, ``quantizer`` and ``decoder``): ``encode`` is B(E_theta(x)), the code indices;
+    ``codes_to_latents`` the dense code vectors e; ``decode_latents`` is D_psi on e
+    (differentiable: what the refinement, Eqs. 5.5-5.6, optimises)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, VQ loss)."""
+        z_q, _, commitment = self.quantizer(self.encoder(x))
+        return self.decoder(z_q), commitment.sum()
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Code indices (int64): ``[n, 7, 7]`` of MNIST images, ``[n, L / hop]`` of waveforms."""
+        training = self.quantizer.training  # the EMA codebook only moves in training steps
+        self.quantizer.eval()
+        try:
+            _, indices, _ = self.quantizer(self.encoder(x))
+        finally:
+            self.quantizer.train(training)
+        return indices
+
+    def codes_to_latents(self, codes: torch.Tensor) -> torch.Tensor:
+        """Dense code vectors e ``[n, dim, ...]`` (channels first) of code indices ``[n, ...]``."""
+        return self.quantizer.get_output_from_indices(codes)
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decode_latents(self.codes_to_latents(codes))
+
+
+class VQVAE(CodedAutoencoder):
     def __init__(self, config: VQVAEConfig):
         super().__init__()
-        from vector_quantize_pytorch import VectorQuantize
-
         self.config = config
         dim, channels = config.dim, config.channels
         self.encoder = nn.Sequential(
@@ -77,16 +118,7 @@ class VQVAE(nn.Module):
             ResBlock(dim),
             ResBlock(dim),
         )
-        self.quantizer = VectorQuantize(
-            dim=dim,
-            codebook_size=config.codes,
-            decay=config.decay,
-            commitment_weight=config.beta,
-            kmeans_init=True,
-            kmeans_iters=10,
-            threshold_ema_dead_code=config.dead_code,
-            accept_image_fmap=True,
-        )
+        self.quantizer = codebook(dim, config, accept_image_fmap=True)
         self.decoder = nn.Sequential(
             ResBlock(dim),
             ResBlock(dim),
@@ -101,33 +133,6 @@ class VQVAE(nn.Module):
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction, VQ loss) of images ``[n, c, 28, 28]`` in [0, 1]."""
-        z_q, _, commitment = self.quantizer(self.encoder(x))
-        return self.decoder(z_q), commitment.sum()
-
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """B(E_theta(x)): the code indices ``[n, 7, 7]`` (int64)."""
-        training = self.quantizer.training  # the EMA codebook only moves in training steps
-        self.quantizer.eval()
-        try:
-            _, indices, _ = self.quantizer(self.encoder(x))
-        finally:
-            self.quantizer.train(training)
-        return indices
-
-    def codes_to_latents(self, codes: torch.Tensor) -> torch.Tensor:
-        """Dense code vectors e ``[n, dim, h, w]`` of code indices ``[n, h, w]``."""
-        return self.quantizer.get_output_from_indices(codes)
-
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        """D_psi(e): images from dense code vectors (differentiable)."""
-        return self.decoder(latents)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.decode_latents(self.codes_to_latents(codes))
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class ResBlock1d(nn.Module):
         return x + self.block(x)
 
 
-class AudioVQVAE(nn.Module):
+class AudioVQVAE(CodedAutoencoder):
     """The VQ-VAE of LASS on music, a small stand-in of Jukebox's bottom level (thesis 5.4.2)
     with the same shape: strided 1-D convolutions with dilated residual blocks down to one code
     per ``hop`` samples, the codebook of the image VQ-VAE (vector-quantize-pytorch, EMA updates,
@@ -170,8 +175,6 @@ class AudioVQVAE(nn.Module):
 
     def __init__(self, config: AudioVQVAEConfig):
         super().__init__()
-        from vector_quantize_pytorch import VectorQuantize
-
         self.config = config
         dim = config.dim
         if any(s < 2 or s % 2 for s in config.strides):
@@ -182,16 +185,7 @@ class AudioVQVAE(nn.Module):
         for s, c_in, c_out in zip(config.strides, widths, widths[1:]):
             down += [ResBlock1d(c_in, 1), nn.Conv1d(c_in, c_out, 2 * s, s, s // 2), ResBlock1d(c_out, 3)]
         self.encoder = nn.Sequential(*down, nn.Conv1d(dim, dim, 3, 1, 1))
-        self.quantizer = VectorQuantize(
-            dim=dim,
-            codebook_size=config.codes,
-            decay=config.decay,
-            commitment_weight=config.beta,
-            kmeans_init=True,
-            kmeans_iters=10,
-            threshold_ema_dead_code=config.dead_code,
-            channel_last=False,
-        )
+        self.quantizer = codebook(dim, config, channel_last=False)
         up = [nn.Conv1d(dim, dim, 3, 1, 1)]
         for s, c_in, c_out in zip(reversed(config.strides), widths[::-1], widths[::-1][1:]):
             up += [
@@ -200,32 +194,6 @@ class AudioVQVAE(nn.Module):
                 ResBlock1d(c_out, 1),
             ]
         self.decoder = nn.Sequential(*up, nn.LeakyReLU(), nn.Conv1d(widths[0], 1, 7, 1, 3))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction, VQ loss) of waveforms ``[n, 1, L]`` (L a multiple of the hop)."""
-        z_q, _, commitment = self.quantizer(self.encoder(x))
-        return self.decoder(z_q), commitment.sum()
-
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """B(E_theta(x)): code indices ``[n, L / hop]`` (int64)."""
-        training = self.quantizer.training
-        self.quantizer.eval()
-        try:
-            _, indices, _ = self.quantizer(self.encoder(x))
-        finally:
-            self.quantizer.train(training)
-        return indices
-
-    def codes_to_latents(self, codes: torch.Tensor) -> torch.Tensor:
-        """Dense code vectors e ``[n, dim, S]`` of code indices ``[n, S]``."""
-        return self.quantizer.get_output_from_indices(codes)  # channel-first, as the encoder
-
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latents)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.decode_latents(self.codes_to_latents(codes))
 
 
 def make_prior(config: PriorConfig):
