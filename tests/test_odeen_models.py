@@ -210,7 +210,8 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(tmp_path):
     toy = {
         "device": "cpu",
         # the thesis's six regimes (1,438 / 500 rules x 100 / 1K / 10K structures), few games
-        "odeen": {"n_valid": 6, "n_test": 8, "test_exactly_two": 1, "eval_structures": 200, "beams": 3, "interpreter": tiny_model,
+        "odeen": {"n_valid": 6, "n_test": 8, "test_exactly_two": 1, "eval_structures": 200, "beams": 3,
+                  "interpreter": {**tiny_model, "regime_steps": {"1438x1000": 6}},
                   "empiricist": {**tiny_model, "rule_loss_weight": 100}},
         "resources": {r: {"gpu": 0} for r in ("odeen_train_interpreter", "odeen_train_empiricist",
                                               "odeen_evaluate_crn", "odeen_evaluate_empiricist")},

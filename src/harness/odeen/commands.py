@@ -393,7 +393,11 @@ def _register_models(sub, step) -> None:
         help="structures per training table (odeen.table_size)",
     )
     p.add_argument(
-        "--regime", default="", metavar="NxM", help="the data regime, for the --hparams regime_steps entry"
+        "--regime",
+        type=Text(r"([0-9]+x[0-9]+)?", 32, "a regime <rules>x<structures>"),
+        default="",
+        metavar="NxM",
+        help="the data regime, for the --hparams regime_steps entry",
     )
     _runtime(p)
     p.add_argument("--out", type=OutFile(), required=True, metavar="PT")
