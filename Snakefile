@@ -17,6 +17,7 @@ include: "workflow/rules/audio.smk"
 include: "workflow/rules/lass.smk"
 include: "workflow/rules/msdm.smk"
 include: "workflow/rules/lass_audio.smk"
+include: "workflow/rules/gmsdi.smk"
 include: "workflow/rules/cocola.smk"
 include: "workflow/rules/tables.smk"
 
@@ -31,4 +32,6 @@ rule all:
         rules.results_index.output,
         rules.audio_report.output,
         rules.msdm_report.output,
+        rules.msdm_listen.output,
+        rules.gmsdi_report.output,
         rules.cocola_report.output,

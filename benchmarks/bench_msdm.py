@@ -17,8 +17,8 @@ import yaml
 from common import machine, write_result
 
 from harness.diffusion.edm import training_sigmas
+from harness.diffusion.models import Loss, Padded, Training
 from harness.msdm.inference import Schedule, Variant, separate
-from harness.msdm.models import Loss, Padded, Training
 
 
 def _train_rate(training: Training, batch: int, crop: int, steps: int) -> float:

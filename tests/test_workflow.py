@@ -114,14 +114,17 @@ def test_whole_dag_runs_report_and_noop_rerun(tiny_workflow_dir):
                  "results/figures/figure_4_2.png", "results/figures/figure_5_3.png", "results/README.md",
                  "results/odeen/positive_rates.png", "results/audio/datasets.png", "results/lass/timing.json",
                  "results/lass/samplers/beam.csv", "results/lass/audio/samplers/beam.csv", "results/msdm/listen.html",
-                 "results/msdm/separation/isdm_dirac_correction.json"]:  # fmt: skip
+                 "results/msdm/separation/isdm_dirac_correction.json", "results/figures/figure_6_4.png",
+                 "results/figures/figure_6_5.png", "results/gmsdi/examples/gmsdi_extractor/index.json"]:  # fmt: skip
         assert (workflow_dir / path).exists(), path
     for table in ["table_3_1", "table_7_1"]:
         for ext in ("md", "tex", "csv"):
             assert (workflow_dir / f"results/tables/{table}.{ext}").exists()
-    # Table 3.2: 4 regimes x 3 + the majority label's 2; Tables 5.1, 5.3, 5.4 with their Slakh rows
+    # Table 3.2: 4 regimes x 3 + the majority label's 2; Tables 5.1, 5.3, 5.4 with their Slakh rows;
+    # Table 6.4: 5 methods x the tiny grid's 2 w; Table 6.5: 6 rows x 5 columns + the cited row
     for table, n_cells in (("table_3_2", 14), ("text_3_strict_crn", 4), ("table_5_1", 6), ("table_5_3", 12),
-                           ("table_5_4", 6), ("table_5_5", 34), ("table_6_3", 28)):  # fmt: skip
+                           ("table_5_4", 6), ("table_5_5", 34), ("table_6_3", 28), ("table_6_4", 10),
+                           ("table_6_5", 31)):  # fmt: skip
         with open(workflow_dir / f"results/tables/{table}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert sum(bool(r["ours"]) for r in rows) == n_cells, table
@@ -236,6 +239,9 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert len(jobs["msdm_train"]) == 6 and {j["gpu"] for j in jobs["msdm_train"]} == {"1"}
     assert len(jobs["msdm_separate"]) == 8 and "data/thesis/audio/slakh" in out
     assert '"crop":262144' in out and '"constrained":"bass"' in out and "--processes 1" in out
+    # GMSDI at thesis scale: the model on Slakh mixtures with t5-small's prompts, the w grid on GPUs
+    assert len(jobs["gmsdi_grid"]) == 20 and {j["gpu"] for j in jobs["gmsdi_train"]} == {"1"}
+    assert "--text-encoder models/pretrained/t5-small" in out and '"instrumentation":"natural"' in out
     # COCOLA at thesis scale: an EfficientNet-B0 per dataset, All and All (cosine) on GPUs; All
     # trains on CocoChorales' random ensemble; the tracks are mapped from a disk cache
     assert len(jobs["cocola_train"]) == 5 and {j["gpu"] for j in jobs["cocola_train"]} == {"1"}

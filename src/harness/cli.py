@@ -128,6 +128,7 @@ def _families() -> list[tuple[str, str, object]]:
     """(name, help, register) of every command family, in the order `harness --help` lists them."""
     from harness.audio.commands import register as audio
     from harness.cocola.commands import register as cocola
+    from harness.gmsdi.commands import register as gmsdi
     from harness.lass.commands import register as lass
     from harness.metrics.commands import register as metrics
     from harness.msdm.commands import register as msdm
@@ -139,6 +140,11 @@ def _families() -> list[tuple[str, str, object]]:
         ("sit", "BIG-bench Symbol Interpretation Task (thesis ch. 4)", sit),
         ("lass", "LASS on images: VQ-VAE, prior, sparse likelihood (thesis ch. 5)", lass),
         ("msdm", "MSDM / ISDM: diffusion generation and separation of stems (thesis 6.3)", msdm),
+        (
+            "gmsdi",
+            "GMSDI: text-conditioned mixture model, generation and zero-shot separation (thesis 6.4)",
+            gmsdi,
+        ),
         ("cocola", "COCOLA: contrastive coherence encoder, accuracy, COCOLA score (thesis ch. 7)", cocola),
         ("audio", "audio datasets: embedded (generated) and thesis-scale (downloaded); FAD", audio),
         ("metrics", "SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)", metrics),

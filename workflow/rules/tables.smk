@@ -19,6 +19,8 @@ TABLE_SOURCES = {
     "table_6_1": rules.msdm_report.output.table_6_1,
     "table_6_2": rules.msdm_report.output.table_6_2,
     "table_6_3": rules.msdm_report.output.table_6_3,
+    "table_6_4": rules.gmsdi_report.output.table_6_4,
+    "table_6_5": rules.gmsdi_report.output.table_6_5,
     "table_7_1": rules.cocola_report.output.table_7_1,
 }
 
@@ -69,6 +71,8 @@ rule results_index:
         rules.sit_report.output.figure,
         rules.lass_report.output.figure,
         rules.cocola_report.output.figure,
+        rules.gmsdi_report.output.figure_6_4,
+        rules.gmsdi_report.output.figure_6_5,
         code=CODE("tables", "index"),
     output:
         RP("README.md"),

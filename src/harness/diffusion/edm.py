@@ -30,13 +30,14 @@ class NoiseLevel(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self.net(x, sigma.log() / 4)
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.net(x, sigma.log() / 4, **kwargs)
 
 
 class EDMDenoiser(Denoiser):
     """k-diffusion's preconditioned denoiser around ``net(x, c_noise)``; calling it gives
-    D(x, sigma) for a batch of noise levels (or one)."""
+    D(x, sigma) for a batch of noise levels (or one). Keyword arguments (a conditional net's
+    ``embedding``) go to the net unchanged."""
 
     def __init__(self, net: nn.Module, sigma_data: float):
         super().__init__(NoiseLevel(net), sigma_data=sigma_data)
@@ -45,9 +46,9 @@ class EDMDenoiser(Denoiser):
     def net(self) -> nn.Module:
         return self.inner_model.net
 
-    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma, **kwargs) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-        return super().forward(x, sigma.expand(x.shape[0]) if sigma.ndim == 0 else sigma)
+        return super().forward(x, sigma.expand(x.shape[0]) if sigma.ndim == 0 else sigma, **kwargs)
 
 
 def training_sigmas(n: int, p_mean: float, p_std: float, device="cpu") -> torch.Tensor:

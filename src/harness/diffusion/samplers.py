@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
+from harness.diffusion.edm import karras_sigmas
 from harness.diffusion.scores import (
     Denoise,
     constrain,
@@ -26,6 +28,20 @@ from harness.diffusion.scores import (
     inpaint,
     prior_score,
 )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The Karras noise schedule of a sampling run (``karras_sigmas``)."""
+
+    steps: int
+    sigma_min: float
+    sigma_max: float
+    rho: float
+
+    def sigmas(self) -> torch.Tensor:
+        return karras_sigmas(self.steps, self.sigma_min, self.sigma_max, self.rho)
+
 
 Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Project = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

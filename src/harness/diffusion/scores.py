@@ -8,7 +8,9 @@ density of the noised sources at ``sigma``. Sources are stacked on axis 1: ``x``
   x_I(0) + sigma eps before the prior score (``inpaint``);
 - ``gaussian_separation_score`` (eq. 6.4): S(x, sigma) + (y - sum_n x_n) / gamma^2 on every source;
 - ``dirac_separation_score`` (eqs. 6.5-6.7): with the last source constrained to
-  x_N = y - sum_{n<N} x_n, g_m = S_m(z, sigma) - S_N(z, sigma) for m < N.
+  x_N = y - sum_{n<N} x_n, g_m = S_m(z, sigma) - S_N(z, sigma) for m < N;
+- ``classifier_free_guidance`` (section 2.2.2): S* = S(x, z) + w (S(x, z) - S(x, n)), with n the
+  null embedding or a negative prompt.
 """
 
 from __future__ import annotations
@@ -58,3 +60,11 @@ def inpaint(
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     mask = known.view(1, -1, *([1] * (x.ndim - 2)))
     return torch.where(mask, given + sigma * noise, x)
+
+
+def classifier_free_guidance(conditional: torch.Tensor, other: torch.Tensor, w: float) -> torch.Tensor:
+    """Section 2.2.2: S*(x, z) = S(x, z) + w (S(x, z) - S(x, n)), where ``other`` is the output at
+    the null embedding n (or at a negative prompt [34]). The scores are affine in the denoiser's
+    output at one (x, sigma), so the same combination of denoiser outputs gives D* with
+    S* = (D* - x) / sigma^2. audio-diffusion-pytorch's ``embedding_scale`` s is w = s - 1."""
+    return conditional + w * (conditional - other)

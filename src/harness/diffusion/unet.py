@@ -52,9 +52,15 @@ class UNetSettings:
 
 
 class UNet1d(nn.Module):
-    """``UNetV0`` over ``in_channels`` stacked sources; forward(x, c_noise) -> same shape."""
+    """``UNetV0`` over ``in_channels`` stacked sources; forward(x, c_noise) -> same shape.
 
-    def __init__(self, in_channels: int, settings: UNetSettings):
+    With ``embedding_features`` the net is conditional (GMSDI's text-conditioned model, eq. 2.9):
+    forward(x, c_noise, embedding) maps the embedding [B, embedding_features] by a linear layer to
+    the modulation features and adds it to those of the noise level, so it modulates every ResNet
+    block as sigma does. ``embedding=None`` takes the learned null embedding (the fixed embedding
+    of classifier-free guidance, trained by dropping the condition)."""
+
+    def __init__(self, in_channels: int, settings: UNetSettings, embedding_features: int | None = None):
         super().__init__()
         from a_unet import TimeConditioningPlugin
         from a_unet.apex import AttentionItem, ModulationItem, ResnetItem, SkipModulate, XBlock, XUNet
@@ -79,11 +85,31 @@ class UNet1d(nn.Module):
             upsample_mode=settings.upsample,
         )
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, time=c_noise)
+        self.embedding_features = embedding_features
+        if embedding_features:
+            self.null = nn.Parameter(torch.zeros(embedding_features))
+            self.condition = nn.Linear(embedding_features, settings.modulation_features)
+
+    def forward(
+        self, x: torch.Tensor, c_noise: torch.Tensor, embedding: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """``drop`` [B] (bool): items whose embedding is replaced by the null embedding (the
+        condition dropout of classifier-free guidance training)."""
+        if not self.embedding_features:
+            if embedding is not None:
+                raise ValueError("an unconditional U-Net was given an embedding")
+            return self.unet(x, time=c_noise)
+        null = self.null.expand(x.shape[0], -1)
+        if embedding is None:
+            embedding = null
+        elif drop is not None:
+            embedding = torch.where(drop.view(-1, 1), null, embedding.to(null.dtype))
+        return self.unet(x, time=c_noise, features=self.condition(embedding.to(x.dtype)))
 
     def spec(self) -> dict:
-        return {"in_channels": self.in_channels, "unet": asdict(self.settings)}
+        return {"in_channels": self.in_channels, "unet": asdict(self.settings),
+                "embedding_features": self.embedding_features}  # fmt: skip
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int]:

@@ -85,3 +85,12 @@ def fad_of_clips(encoder, background: list[np.ndarray], evaluation: list[np.ndar
     if not background or not evaluation:
         raise HarnessError("FAD needs clips in both sets")
     return frechet_distance(encoder.embed(background), encoder.embed(evaluation))
+
+
+def fad_of_mixes(encoder, real: list[np.ndarray], mixes: np.ndarray, rate: int) -> float:
+    """FAD (4 decimals) between real clips at the encoder's rate and generated mono clips
+    ``mixes`` [S, L] at ``rate`` (resampled to the encoder's)."""
+    from harness.io.wav import resample
+
+    gen = [resample(m[None].astype(np.float32), rate, encoder.sample_rate) for m in mixes]
+    return round(float(fad_of_clips(encoder, real, gen)), 4)

@@ -100,3 +100,23 @@ def msdm_chunk_scores(
 def msdm_means(rows: list[dict], stems) -> dict[str, float]:
     """The protocol's score: each stem's mean SI-SDRi over all kept chunks (NaN when none)."""
     return {s: float(np.mean([r[s] for r in rows])) if rows else float("nan") for s in stems}
+
+
+def msdm_track_scores(
+    references: list[np.ndarray], estimates: list[np.ndarray], stems: list[str], ids: list[str],
+    sample_rate: int, chunk_seconds: float, hop_seconds: float,
+) -> tuple[dict, list[dict]]:  # fmt: skip
+    """The MSDM protocol over tracks ([N, samples] references and estimates per track, stems in
+    that order): ({stem: mean SI-SDRi, "All": mean over stems, "chunks": n}, per-chunk rows)."""
+    rows = []
+    for track, ref, est in zip(ids, references, estimates):
+        refs = {s: ref[i : i + 1] for i, s in enumerate(stems)}
+        ests = {s: est[i : i + 1] for i, s in enumerate(stems)}
+        for row in msdm_chunk_scores(refs, ests, sample_rate, chunk_seconds, hop_seconds):
+            rows.append({"track": track, **row})
+    if not rows:
+        raise HarnessError("no test chunk has two active stems: nothing to score")
+    summary = {s: float(np.mean([r[s] for r in rows])) for s in stems}
+    summary["All"] = float(np.mean([summary[s] for s in stems]))
+    summary["chunks"] = len(rows)
+    return summary, rows

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from harness.audio.arrays import random_crops
 from harness.audio.separators import KIND, Separator, load_separator, separate_supervised  # noqa: F401
 from harness.core.errors import HarnessError
-from harness.msdm.data import random_crops
 from harness.train.checkpoint import seed_everything
 from harness.train.files import save_state
 from harness.train.loop import RunFiles, finish_run, train_steps

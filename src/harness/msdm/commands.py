@@ -71,7 +71,7 @@ def _launch(processes: int) -> bool:
 
 
 def _train(args):
-    from harness.msdm.data import load_tracks
+    from harness.audio.arrays import load_tracks
     from harness.msdm.train import TrainSettings, train_model
 
     if _launch(args.processes):
@@ -93,8 +93,8 @@ def _train(args):
 
 
 def _train_supervised(args):
+    from harness.audio.arrays import load_tracks
     from harness.msdm.baselines import SupervisedSettings, train_separator
-    from harness.msdm.data import load_tracks
 
     device = _setup(args)
     settings = settings_arg(SupervisedSettings, args.settings, "--settings")
@@ -104,13 +104,13 @@ def _train_supervised(args):
 
 
 def _import(args):
-    from harness.msdm.models import load_model
+    from harness.diffusion.models import KIND, load_model
     from harness.train.files import load_state, save_state
 
     _, config = load_model(args.weights)  # refuses a file that is not an MSDM model
     if args.kind == "mixture" and not config["mixture"]:
         raise HarnessError(f"{args.weights}: a model of stems, not of mixtures")
-    state = load_state(args.weights, "msdm_diffusion", "MSDM model")
+    state = load_state(args.weights, KIND, "diffusion model")
     save_state(args.out, state.pop("kind"), state)
     LOG.info(
         "imported %s (stems %s%s)", args.weights, config["stems"], ", mixture" if config["mixture"] else ""
@@ -120,22 +120,16 @@ def _import(args):
 def _eval_set(args, sample_rate: int):
     """(references per test track [N, samples], ids, stems, eval spec): the first ``seconds`` of
     each track, or whole tracks when ``seconds`` is null."""
-    from harness.msdm.data import load_tracks
+    from harness.audio.arrays import evaluation_tracks
 
     spec = json.loads(args.eval)
-    tracks, ids, stems = load_tracks(args.data, "test", sample_rate, None, spec["tracks"])
-    if spec["seconds"] is not None:
-        n = round(spec["seconds"] * sample_rate)
-        short = [i for i, t in zip(ids, tracks) if t.shape[-1] < n]
-        if short:
-            raise HarnessError(f"test track {short[0]} is shorter than the evaluated {spec['seconds']} s")
-        tracks = [t[:, :n] for t in tracks]
-    return tracks, ids, stems, spec
+    return (*evaluation_tracks(args.data, "test", sample_rate, spec["tracks"], spec["seconds"]), spec)
 
 
 def _separate(args):
-    from harness.msdm.data import unwindow, windows
-    from harness.msdm.inference import Schedule, Variant, score_separations, separate
+    from harness.audio.arrays import unwindow, windows
+    from harness.metrics.sisdr import msdm_track_scores
+    from harness.msdm.inference import Schedule, Variant, separate
 
     device = _setup(args)
     if bool(args.models) + bool(args.supervised) + bool(args.average) != 1:
@@ -184,7 +178,7 @@ def _separate(args):
     size = spec["batch"]
     out = [run(mixtures[i : i + size].to(device)).cpu().numpy() for i in range(0, len(mixtures), size)]
     estimates = unwindow(np.concatenate(out), where, [r.shape[-1] for r in refs])
-    summary, rows = score_separations(
+    summary, rows = msdm_track_scores(
         refs, estimates, stems, ids, sample_rate, spec["chunk_seconds"], spec["hop_seconds"]
     )
     write_rows_csv(args.csv, rows, ["track", "start", "end", *stems])
@@ -215,6 +209,12 @@ def _report(args):
     from harness.msdm.report import write_report
 
     write_report(args)
+
+
+def _listen(args):
+    from harness.msdm.report import write_listening_page
+
+    write_listening_page(args.out, args.examples)
 
 
 def register(sub, step) -> None:
@@ -290,22 +290,24 @@ def register(sub, step) -> None:
     p.add_argument("--sample-rate", type=Int(1000, 384000), required=True, help="the models' sample rate")
     p.add_argument("--csv", type=OutFile(), required=True)
 
-    p = step(sub, "report", _report, "Tables 6.1-6.3 (our values) and the listening page")
+    p = step(sub, "report", _report, "Tables 6.1-6.3 (our values)")
     p.add_argument("--separation", type=Text(r"[^=\n]{1,200}=.+", 4096, "ROW=JSON"), action="append", default=[],
                    help="ROW=summary JSON (Table 6.2), repeated")  # fmt: skip
     p.add_argument("--total", type=Text(r"[^=\n]{1,200}=.+", 4096, "ROW=CSV"), action="append", default=[],
                    help="ROW=generation CSV (Table 6.1), repeated")  # fmt: skip
     p.add_argument("--partial", type=InFile("csv", ("generated", "given", "fad")), required=True)
     p.add_argument("--baselines", type=InFile("csv", ("row", "task", "fad")), required=True)
+    p.add_argument("--out-dir", type=IntoDir(), required=True)
+
+    p = step(sub, "listen", _listen, "The listening page of example folders (MSDM's and GMSDI's)")
     p.add_argument(
         "--examples",
         type=InDir(),
         nargs="+",
         required=True,
-        help="example folders (under --out-dir's parent)",
+        help="example folders (index.json and WAVs), linked relative to the page",
     )
-    p.add_argument("--out-dir", type=IntoDir(), required=True)
-    p.add_argument("--listen", type=OutFile(), required=True)
+    p.add_argument("--out", type=OutFile(), required=True)
 
 
 def _common(p, device: bool = True) -> None:

@@ -6,18 +6,19 @@ sub-FAD = FAD(D_real, D_gen)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from harness.audio.arrays import active_chunks, load_tracks, subsets
+from harness.audio.examples import write_examples
 from harness.core.atomic import atomic_dir
 from harness.core.config import settings_arg
 from harness.core.logs import LOG
 from harness.core.rows import write_rows_csv
 from harness.core.seeds import derive_seed
-from harness.io.wav import resample, write_wav
-from harness.msdm.data import active_chunks, load_tracks, subsets
+from harness.io.wav import resample
+from harness.metrics.fad import fad_of_mixes
 from harness.msdm.inference import Schedule, generate_given, generate_total
 
 
@@ -30,18 +31,10 @@ def _encoder(args):
     return fad_encoder(args.encoder if args.backbone == "trained" else None, args.backbone, args.ckpt_dir)
 
 
-def _fad(encoder, real: list[np.ndarray], mixes: np.ndarray, rate: int) -> float:
-    """FAD between real mixture clips and generated mixes [S, L], at the encoder's rate."""
-    from harness.metrics.fad import fad_of_clips
-
-    gen = [resample(m[None].astype(np.float32), rate, encoder.sample_rate) for m in mixes]
-    return round(float(fad_of_clips(encoder, real, gen)), 4)
-
-
 def _real(args, spec: dict, rate: int, encoder) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """(D_real: every test mixture chunk with at least two active stems at the encoder's rate,
     the test tracks at the model's rate, the stems)."""
-    from harness.msdm.data import segments_with_sources
+    from harness.audio.arrays import segments_with_sources
 
     tracks, _, stems = load_tracks(args.data, "test", rate)
     length = round(spec["seconds"] * rate)
@@ -51,7 +44,7 @@ def _real(args, spec: dict, rate: int, encoder) -> tuple[list[np.ndarray], list[
 
 
 def run_generation(args, device: str) -> None:
-    from harness.msdm.models import Padded, load_model
+    from harness.diffusion.models import Padded, load_model
 
     spec = json.loads(args.generation)
     schedule = settings_arg(Schedule, json.dumps(spec["schedule"]), "--generation schedule")
@@ -68,7 +61,7 @@ def run_generation(args, device: str) -> None:
     if args.task == "total":
         channels = 1 if config["mixture"] else len(config["stems"])
         out = generate_total(denoise, n, channels, length, schedule, spec["churn"], generator).cpu().numpy()
-        rows.append({"generated": "all", "given": "", "fad": _fad(encoder, real, out.sum(1), rate)})
+        rows.append({"generated": "all", "given": "", "fad": fad_of_mixes(encoder, real, out.sum(1), rate)})
         names = ["mixture"] if config["mixture"] else config["stems"]
         for i in range(spec["examples"]):
             examples.append((f"sample_{i + 1}", {**dict(zip(names, out[i])), "mix": out[i].sum(0)}))
@@ -86,7 +79,9 @@ def run_generation(args, device: str) -> None:
             out = out.cpu().numpy()
             label = ", ".join(s.capitalize() for s in subset)
             cond = ", ".join(s.capitalize() for s, k in zip(stems, known) if k)
-            rows.append({"generated": label, "given": cond, "fad": _fad(encoder, real, out.sum(1), rate)})
+            rows.append(
+                {"generated": label, "given": cond, "fad": fad_of_mixes(encoder, real, out.sum(1), rate)}
+            )
             LOG.info("partial generation %s | given %s: sub-FAD %.3f", label, cond, rows[-1]["fad"])
             name = "gen_" + "_".join(subset)
             tracks_out = {
@@ -99,19 +94,6 @@ def run_generation(args, device: str) -> None:
     write_rows_csv(args.csv, rows, ["generated", "given", "fad"])
     with atomic_dir(args.examples) as tmp:
         write_examples(tmp, examples, rate)
-
-
-def write_examples(folder: Path, examples: list[tuple[str, dict[str, np.ndarray]]], rate: int) -> None:
-    """``folder/<example>/<track>.wav`` (16-bit), and ``index.json`` listing them in order."""
-    index = []
-    for name, tracks in examples:
-        files = []
-        for label, audio in tracks.items():
-            file = f"{name}/{label.replace(' ', '_').replace('(', '').replace(')', '')}.wav"
-            write_wav(folder / file, np.asarray(audio, np.float32).reshape(1, -1), rate, subtype="PCM_16")
-            files.append({"label": label, "file": file})
-        index.append({"name": name, "files": files})
-    (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
 
 
 def fad_baselines(args) -> None:
@@ -130,7 +112,7 @@ def fad_baselines(args) -> None:
         {
             "row": "Real training mixtures (floor)",
             "task": "total",
-            "fad": _fad(encoder, real, train_chunks.sum(1), rate),
+            "fad": fad_of_mixes(encoder, real, train_chunks.sum(1), rate),
         }
     ]
     chunks = active_chunks(tracks, length, n, np.random.default_rng(derive_seed(args.seed, "msdm", "chunks")))
@@ -139,7 +121,7 @@ def fad_baselines(args) -> None:
         {
             "row": "Stems of different songs",
             "task": "total",
-            "fad": _fad(encoder, real, shuffled.sum(1), rate),
+            "fad": fad_of_mixes(encoder, real, shuffled.sum(1), rate),
         }
     )
     other = chunks[np.roll(np.arange(n), 1)]  # each chunk's missing stems from the next chunk
@@ -149,6 +131,10 @@ def fad_baselines(args) -> None:
         label = ", ".join(s.capitalize() for s in subset)
         cond = ", ".join(s.capitalize() for s in stems if s not in subset)
         rows.append(
-            {"row": f"{label} | given {cond}", "task": "partial", "fad": _fad(encoder, real, mixed, rate)}
+            {
+                "row": f"{label} | given {cond}",
+                "task": "partial",
+                "fad": fad_of_mixes(encoder, real, mixed, rate),
+            }
         )
     write_rows_csv(args.csv, rows, ["row", "task", "fad"])

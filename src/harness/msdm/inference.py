@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from harness.core.errors import HarnessError
 from harness.core.logs import progress
-from harness.diffusion.edm import karras_sigmas
-from harness.diffusion.samplers import generate, generate_partial, separate_dirac, separate_gaussian
-from harness.metrics.sisdr import msdm_chunk_scores
-
-
-@dataclass(frozen=True)
-class Schedule:
-    steps: int
-    sigma_min: float
-    sigma_max: float
-    rho: float
-
-    def sigmas(self) -> torch.Tensor:
-        return karras_sigmas(self.steps, self.sigma_min, self.sigma_max, self.rho)
+from harness.diffusion.samplers import Schedule, generate, generate_partial, separate_dirac, separate_gaussian
 
 
 @dataclass(frozen=True)
@@ -64,26 +50,6 @@ def separate(denoise, mixtures: torch.Tensor, stems: list[str], schedule: Schedu
         raise HarnessError(f"unknown likelihood {variant.likelihood!r} (dirac or gaussian)")
     bar.close()
     return out
-
-
-def score_separations(
-    references: np.ndarray, estimates: np.ndarray, stems: list[str], ids: list[str], sample_rate: int,
-    chunk_seconds: float, hop_seconds: float,
-) -> tuple[dict, list[dict]]:  # fmt: skip
-    """The MSDM protocol over tracks: ({stem: mean SI-SDRi, "All": mean over stems, "chunks": n},
-    per-chunk rows)."""
-    rows = []
-    for track, ref, est in zip(ids, references, estimates):
-        refs = {s: ref[i : i + 1] for i, s in enumerate(stems)}
-        ests = {s: est[i : i + 1] for i, s in enumerate(stems)}
-        for row in msdm_chunk_scores(refs, ests, sample_rate, chunk_seconds, hop_seconds):
-            rows.append({"track": track, **row})
-    if not rows:
-        raise HarnessError("no test chunk has two active stems: nothing to score")
-    summary = {s: float(np.mean([r[s] for r in rows])) for s in stems}
-    summary["All"] = float(np.mean([summary[s] for s in stems]))
-    summary["chunks"] = len(rows)
-    return summary, rows
 
 
 @torch.no_grad()

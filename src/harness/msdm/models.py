@@ -1,78 +1,13 @@
-"""The diffusion models of the chapter and their files.
-
-A model file holds its ``config`` (the stems it models, whether it models their ``mixture``,
-sigma_data, the U-Net settings) and the EMA weights of its denoiser. MSDM models the N stems as
-channels; an ISDM stem model and the mixture model have one channel."""
+"""The separators of the chapter over the shared diffusion model files (``harness.diffusion.models``):
+MSDM models the N stems as channels of one file; ISDM is one single-stem file per stem."""
 
 from __future__ import annotations
-
-import copy
 
 import torch
 from torch import nn
 
 from harness.core.errors import HarnessError
-from harness.diffusion.edm import EDMDenoiser
-from harness.diffusion.unet import UNet1d, UNetSettings, pad_to_multiple
-from harness.train.files import build_model, save_state
-
-KIND = "msdm_diffusion"
-
-
-def make_denoiser(config: dict) -> EDMDenoiser:
-    channels = 1 if config["mixture"] else len(config["stems"])
-    net = UNet1d(channels, UNetSettings.from_dict(config["unet"]))
-    return EDMDenoiser(net, float(config["sigma_data"]))
-
-
-class Training(nn.Module):
-    """What a training run checkpoints: the denoiser and the EMA of its weights."""
-
-    def __init__(self, config: dict):
-        super().__init__()
-        self.config = config
-        self.denoiser = make_denoiser(config)
-        self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
-
-
-class Loss(nn.Module):
-    """The EDM loss as a module's forward, so data-parallel wrappers see the computation."""
-
-    def __init__(self, denoiser: EDMDenoiser):
-        super().__init__()
-        self.denoiser = denoiser
-
-    def forward(self, clean, noise, sigma):
-        return self.denoiser.loss(clean, noise, sigma).mean()
-
-
-def save_model(path: str, training: Training) -> None:
-    save_state(path, KIND, {"config": training.config, "state_dict": training.ema.state_dict()})
-
-
-def load_model(path: str, device: str = "cpu") -> tuple[EDMDenoiser, dict]:
-    """(denoiser with the EMA weights, config) of a model file."""
-    holder = {}
-
-    def make(config):
-        holder["config"] = config
-        return make_denoiser(config)
-
-    model = build_model(path, KIND, "MSDM model", make)
-    return model.to(device).eval().requires_grad_(False), holder["config"]
-
-
-class Padded(nn.Module):
-    """A denoiser on any length: the input is zero-padded to the U-Net's multiple."""
-
-    def __init__(self, denoiser: EDMDenoiser):
-        super().__init__()
-        self.denoiser = denoiser
-        self.multiple = denoiser.net.settings.multiple
-
-    def forward(self, x, sigma):
-        padded, n = pad_to_multiple(x, self.multiple)
-        return self.denoiser(padded, sigma)[..., :n]
+from harness.diffusion.models import Padded, load_model
 
 
 class Independent(nn.Module):

@@ -1,5 +1,6 @@
 """Tables 6.1-6.3 (our values, beside the thesis's in ``harness tables build``) and the listening
-page ``listen.html``: every example beside its ground truth, relative links, no external assets."""
+page ``listen.html`` of MSDM's and GMSDI's examples: every example beside its ground truth,
+relative links, no external assets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.audio.examples import INDEX
 from harness.core.atomic import write_text
 from harness.core.errors import HarnessError
 from harness.core.inputs import read_json
@@ -18,17 +20,13 @@ from harness.tables.ours import write_ours_csv
 SUMMARY = {"type": "object", "required": ["stems", "All", "chunks"],
            "properties": {"stems": {"type": "array", "items": {"type": "string"}}, "All": {"type": "number"},
                           "chunks": {"type": "integer", "minimum": 1}}}  # fmt: skip
-INDEX = {"type": "array", "items": {"type": "object", "required": ["name", "files"],
-         "properties": {"name": {"type": "string"}, "files": {"type": "array", "items": {
-             "type": "object", "required": ["label", "file"],
-             "properties": {"label": {"type": "string"}, "file": {"type": "string", "pattern": r"^[^/][^:]*$"}}}}}}}  # fmt: skip
 CITED = "not run (thesis listening test)"
 
 
 def write_separation_examples(folder: Path, reference: np.ndarray, estimate: np.ndarray, stems: list[str],
                               rate: int, seconds: float) -> None:  # fmt: skip
     """The first ``seconds`` of one test song: the mixture, each stem's estimate and its truth."""
-    from harness.msdm.generation import write_examples
+    from harness.audio.examples import write_examples
 
     n = round(seconds * rate)
     tracks = {"mixture": reference[:, :n].sum(0)}
@@ -84,15 +82,14 @@ def write_report(args) -> None:
     extra = [b for b in baselines if b["task"] == "partial"]
     rows += [(f"Random: {b['row']}", "FAD", _fmt(b["fad"])) for b in extra]
     write_ours_csv(str(out / "table_6_3.csv"), rows, only_ours=[f"Random: {b['row']}" for b in extra])
-    write_listening_page(args.listen, args.examples)
 
 
 def write_listening_page(path: str, folders: list[str]) -> None:
     """One section per example folder, one row per example, an <audio> element per track."""
     base = Path(path).resolve().parent
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>MSDM examples</title>",
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>MSDM and GMSDI examples</title>",
              "<style>body{font-family:sans-serif;margin:2em}td{padding:4px 8px;vertical-align:top}"
-             "audio{width:220px}</style></head><body><h1>MSDM / ISDM: listening examples</h1>",
+             "audio{width:220px}</style></head><body><h1>MSDM / ISDM / GMSDI: listening examples</h1>",
              "<p>Embedded scale: small models trained for minutes on a CPU. Each generated or separated"
              " track is shown beside its ground truth where one exists.</p>"]  # fmt: skip
     for folder in folders:

@@ -14,32 +14,15 @@ Models load with transformers from a local directory (never a hub): a path, or
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 
 import torch
 
 from harness.core.errors import HarnessError
+from harness.core.packages import resolve_path
 
 KINDS = ("causal_lm", "nli", "similarity")
-
-
-def resolve_path(spec: str) -> str:
-    """A local model directory: a path, or ``pkg:module/sub/dir`` inside an installed package."""
-    if spec.startswith("pkg:"):
-        module, _, sub = spec[4:].partition("/")
-        found = importlib.util.find_spec(module)
-        if found is None or not found.submodule_search_locations:
-            raise HarnessError(f"model package {module!r} is not installed (see requirements-nodeps.txt)")
-        path = os.path.join(list(found.submodule_search_locations)[0], sub)
-    else:
-        path = spec
-    if not os.path.isdir(path):
-        raise HarnessError(
-            f"model directory {path} does not exist (place the checkpoint there; nothing is downloaded)"
-        )
-    return path
 
 
 @dataclass

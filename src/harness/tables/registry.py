@@ -28,6 +28,9 @@ class Entry:
     # rows named by the config (Table 3.2's data regimes): a config with other regimes (the tiny
     # test config) reports its own rows, kept as rows only we have
     config_rows: bool = False
+    # columns named by the config (Table 6.4's embedding scales w): the config's grid may hold
+    # values the thesis did not try, reported as columns only we have
+    config_columns: bool = False
 
     @property
     def number(self) -> str:
@@ -70,6 +73,7 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Entry]:
                 item.get("title", ""),
                 _tolerance(item),
                 _flag(item, "config_rows"),
+                _flag(item, "config_columns"),
             )
     return out
 
