@@ -34,4 +34,5 @@ rule all:
         rules.msdm_report.output,
         rules.msdm_listen.output,
         rules.gmsdi_report.output,
+        rules.gmsdi_self_generate.output,
         rules.cocola_report.output,

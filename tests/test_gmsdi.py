@@ -259,6 +259,36 @@ def test_instrumentations_and_labels():
     assert 0.35 < float(dropped["drop"].float().mean()) < 0.65
 
 
+def test_self_embedded_mixtures_condition_on_their_own_embedding():
+    """The unsupervised model's batches: mixture crops and the mean frame embedding of each
+    crop itself (at the encoder's rate), standardised, a p_uncond share dropped."""
+
+    class Encoder:  # frames of 100 samples at 200 Hz, embedded as (mean, max)
+        sample_rate = 200
+
+        def embed(self, clips):
+            x = clips[0].reshape(-1)[: len(clips[0].reshape(-1)) // 100 * 100].reshape(-1, 100)
+            return np.stack([x.mean(1), x.max(1)], 1)
+
+    from harness.gmsdi.data import SelfEmbeddedMixtures, audio_embeddings
+
+    ramp = np.linspace(0, 1, 4000, dtype=np.float32)
+    song = np.stack([ramp, 0.5 * ramp])  # two stems of one song, summed to 1.5 * ramp
+    data = SelfEmbeddedMixtures([song], Encoder(), 400, 800, 0.25, seed=1)
+    mix, cond = data(np.random.default_rng(0), 200)
+    assert mix.shape == (200, 1, 800)
+    for m, e in zip(mix[:5], cond["embedding"][:5]):  # 800 samples at 400 Hz = 400 at 200 Hz: 4 frames
+        raw = audio_embeddings(Encoder(), m[None].numpy(), 400)[0]
+        assert abs(float(raw[0]) - float(m.mean())) < 0.02  # the mean of a ramp survives resampling
+        torch.testing.assert_close(e, (raw - data.mean) / data.std)  # standardised by the training statistics
+    # the statistics are those of training crops: the standardised embeddings have mean 0, std 1
+    assert (
+        float(cond["embedding"].mean(0).abs().max()) < 0.3
+        and 0.7 < float(cond["embedding"].std(0).mean()) < 1.3
+    )
+    assert 0.15 < float(cond["drop"].float().mean()) < 0.35
+
+
 TOY_GMSDI = {
     "text_encoder": "models/pretrained/t5-small",
     "training": {"sample_rate": 22050, "crop": 1024, "sigma_data": 0.1, "p_mean": -1.0, "p_std": 1.0, "ema": 0.9,
@@ -272,7 +302,33 @@ TOY_GMSDI = {
     "generation": {"samples": 3, "seconds": 1.0, "schedule": {"steps": 2, "sigma_min": 1e-3, "sigma_max": 1.0,
                                                               "rho": 7.0}, "partial": [["bass"]], "msdm_best_of": 2,
                    "examples": 1},
+    "unsupervised": {"backbone": "trained",  # thesis: clap (a checkpoint file), dataset mtg_jamendo
+                     "training": {"sample_rate": 22050, "crop": 1024, "steps": 2, "batch_size": 2, "checkpoint_every": 2,
+                                  "log_every": 2, "unet": {"channels": [8, 8], "factors": [4, 4], "items": [1, 1],
+                                                           "attentions": [0, 0], "attention_heads": 2,
+                                                           "attention_features": 8, "modulation_features": 16}},
+                     "generation": {"samples": 2, "seconds": 0.5, "examples": 1,
+                                    "schedule": {"steps": 2, "sigma_min": 1e-3, "sigma_max": 1.0, "rho": 7.0}}},
 }  # fmt: skip
+
+
+def jamendo_archives(root, base) -> dict:
+    """Two MTG-Jamendo-layout shards (one 2 s MP3 each; shard 99 is the validation folder) served
+    on 127.0.0.1, and their download spec."""
+    import io
+    import tarfile
+
+    import soundfile as sf
+
+    for shard in ("00", "99"):
+        mp3 = io.BytesIO()
+        sf.write(mp3, np.random.default_rng(int(shard)).normal(size=2 * 44100) * 0.1, 44100, format="MP3")
+        with tarfile.open(root / f"jam-{shard}.tar", "w") as tar:
+            info = tarfile.TarInfo(f"{shard}/12{shard}.low.mp3")
+            info.size = len(mp3.getvalue())
+            tar.addfile(info, io.BytesIO(mp3.getvalue()))
+    return {"layout": "mtg_jamendo", "sample_rate": 44100, "url": f"{base}/jam-{{shard}}.tar",
+            "shards": {"all": ["00", "99"]}, "valid_folders": [99], "sha256": {}}  # fmt: skip
 
 
 def tiny_t5(folder):
@@ -290,9 +346,10 @@ def tiny_t5(folder):
 
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale GMSDI DAG through the `gpu` profile and config/thesis.yaml, on CPU at toy
-    size: Slakh-layout archives served on 127.0.0.1, a T5 encoder read from a local directory,
-    the training, the w grid, both separators, single-stem prompting against ISDM, generation
-    against MSDM and Tables 6.4-6.5 at thesis scale."""
+    size: Slakh-layout and MTG-Jamendo-layout archives served on 127.0.0.1, a T5 encoder read
+    from a local directory, the training, the w grid, both separators, single-stem prompting
+    against ISDM, generation against MSDM, Tables 6.4-6.5 at thesis scale, and the self-conditioned
+    model on MTG-Jamendo (with the toy's trained encoder in place of CLAP)."""
     import csv
 
     import yaml
@@ -308,7 +365,7 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
         "audio": {"report": ["slakh"], "synthpop": {"tracks": {"train": 2, "valid": 1, "test": 1}, "bars": 2},
                   "fad": {"encoder": "trained", "dataset": "synthpop",
                           "training": {"steps": 2, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "embed_dim": 4}},
-                  "datasets": {"slakh": slakh_download(base, sha)}},
+                  "datasets": {"slakh": slakh_download(base, sha), "mtg_jamendo": jamendo_archives(root, base)}},
         "msdm": TOY_MSDM,
         "gmsdi": TOY_GMSDI,
         "resources": {r: {"gpu": 0} for r in ("msdm_train", "msdm_separate", "msdm_generate", "audio_report",
@@ -317,7 +374,8 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     wf = copy_workflow(tmp_path / "wf")
     tiny_t5(wf / "models/pretrained/t5-small")
     (wf / "toy.yaml").write_text(yaml.safe_dump(toy))
-    targets = [f"results/thesis/tables/table_6_{i}.csv" for i in (4, 5)] + ["results/thesis/msdm/listen.html"]
+    targets = [f"results/thesis/tables/table_6_{i}.csv" for i in (4, 5)] + ["results/thesis/msdm/listen.html",
+                                                                          "results/thesis/gmsdi/generation/self_conditioned.csv"]  # fmt: skip
     run(["snakemake", *targets, "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml",
          "config/thesis.yaml", "toy.yaml"], cwd=wf, timeout=1500)  # fmt: skip
     meta = json.loads((wf / "results/thesis/gmsdi/train/gmsdi.json").read_text())
@@ -334,6 +392,11 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
         wf / "results/thesis/figures/figure_6_5.png"
     ).exists()
     assert "gmsdi_separator" in (wf / "results/thesis/msdm/listen.html").read_text()
+    # the unsupervised model trained on the downloaded MTG-Jamendo mixtures, prompted on its valid songs
+    meta = json.loads((wf / "results/thesis/gmsdi/train/self_conditioned.json").read_text())
+    assert meta["songs"] == 1 and meta["mixtures_of"] == ["mixture"]
+    rows = list(csv.DictReader(open(wf / "results/thesis/gmsdi/generation/self_conditioned.csv")))
+    assert len(rows) == 2 and all(float(r["fad"]) >= 0 for r in rows)
 
 
 RATE = 8000
@@ -419,6 +482,35 @@ def test_cli_trains_separates_generates_and_reports(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "mix.csv")))
     assert [(r["task"], r["model"]) for r in rows] == [("All", "GMSDI"), ("All", "MSDM"), ("Bass", "GMSDI"),
                                                         ("Bass", "MSDM (best of 2 by L2 norm)")]  # fmt: skip
+    # the self-conditioned model: mixtures and their own embeddings by the FAD encoder
+    selfm = tmp_path / "self.pt"
+    run(["harness", "gmsdi", "train", "--data", str(data), "--settings", json.dumps(train), "--audio-backbone",
+         "trained", "--encoder", str(encoder), *RUN, "--checkpoint", str(tmp_path / "s.ckpt"), "--out", str(selfm),
+         "--history", str(tmp_path / "sh.csv"), "--meta", str(tmp_path / "sm.json")])  # fmt: skip
+    assert (
+        torch.load(selfm, weights_only=True)["config"]["embedding_features"] == 4
+    )  # the encoder's embed_dim
+    spec = {
+        "split": "test",
+        "samples": 3,
+        "seconds": 0.5,
+        "schedule": json.loads(SCHEDULE),
+        "w": 1.0,
+        "examples": 1,
+    }
+    run(["harness", "gmsdi", "generate", "--task", "self", "--data", str(data), "--model", str(selfm), "--generation",
+         json.dumps(spec), *fad, *RUN, "--csv", str(tmp_path / "self.csv"), "--examples", str(tmp_path / "ex_self")])  # fmt: skip
+    rows = list(csv.DictReader(open(tmp_path / "self.csv")))
+    assert [r["prompt"] for r in rows] == ["own embedding of a test chunk", "null embedding"]
+    assert all(-1 <= float(r["cosine_to_prompt_chunk"]) <= 1 for r in rows)
+    bad = run(["harness", "gmsdi", "generate", "--task", "self", "--data", str(data), "--model", str(model),
+               "--generation", json.dumps(spec), *fad, *RUN, "--csv", str(tmp_path / "y.csv"), "--examples",
+               str(tmp_path / "ex_y")], check=False)  # fmt: skip
+    assert (
+        bad.returncode == 2
+        and "not a self-conditioned one" in bad.stderr
+        and not (tmp_path / "y.csv").exists()
+    )
     baselines = tmp_path / "baselines.csv"
     baselines.write_text("row,task,fad\nReal training mixtures (floor),total,1.5\n")
     out = tmp_path / "report"

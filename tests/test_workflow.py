@@ -225,7 +225,9 @@ def test_slurm_profile_dry_run(workflow_dir):
     assert not re.search(r"(?<![\w/])(data|models|checkpoints|logs)/(odeen|lass|sit|audio)/", out)
     # the thesis datasets are downloaded, and FAD uses VGGish (no encoder is trained)
     # (COCOLA adds MoisesDB and the held-out MUSDB18-HQ to the report's Slakh and CocoChorales)
-    assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 4
+    # (GMSDI's unsupervised model adds MTG-Jamendo)
+    assert {j.get("mem_mb") for j in jobs["audio_download"]} == {"8000"} and len(jobs["audio_download"]) == 5
+    assert "--dataset mtg_jamendo" in out and "--audio-backbone clap" in out
     assert "--dataset slakh" in out and "--dataset cocochorales" in out and "audio_embedded" not in jobs
     assert "--dataset moisesdb" in out and "--dataset musdb18hq" in out
     assert "audio_fad_encoder" not in jobs and "--backbone vggish" in out

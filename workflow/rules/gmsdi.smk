@@ -246,3 +246,90 @@ rule gmsdi_report:
         " --msdm 'Average (y / N)'={input.average} --stems {input.stems}"
         " --mixtures {input.mixtures} --baselines {input.baselines} --out-dir {params.out_dir}"
         " --figure-6-4 {output.figure_6_4} --figure-6-5 {output.figure_6_5} --log {log}"
+
+
+# The thesis's unsupervised model (MTG-Jamendo conditioned on CLAP embeddings of its own mixtures):
+# gmsdi.unsupervised's dataset conditioned on gmsdi.unsupervised's audio encoder.
+GMSDI_SELF = GMSDI["unsupervised"]
+GMSDI_SELF_DATA = DP(f"audio/{GMSDI_SELF['dataset']}")
+# the DAG's trained FAD encoder: the model's audio encoder (embedded) and the FAD metric's
+GMSDI_SELF_TRAINED = GMSDI_SELF["backbone"] == "trained"
+GMSDI_SELF_ENCODER = rules.audio_fad_encoder.output.model if GMSDI_SELF_TRAINED else []
+
+
+rule gmsdi_self_train:
+    input:
+        data=GMSDI_SELF_DATA,
+        encoder=GMSDI_SELF_ENCODER,
+        code=CODE("gmsdi", "train"),
+    output:
+        model=MP("gmsdi/self_conditioned.pt"),
+        plot=RP("gmsdi/train/self_conditioned.csv"),
+        meta=RP("gmsdi/train/self_conditioned.json"),
+    log:
+        LOGS.format("gmsdi/train_self_conditioned"),
+    benchmark:
+        BENCHMARKS.format("gmsdi/train_self_conditioned")
+    conda:
+        "../../envs/gmsdi.yaml"
+    threads: 1
+    resources:
+        **res("gmsdi_train"),
+    params:
+        settings=cfg("gmsdi.unsupervised.training"),
+        backbone=cfg("gmsdi.unsupervised.backbone"),
+        encoder=lambda wildcards, input: (
+            f"--encoder {input.encoder}" if input.encoder else ""
+        ),
+        ckpt_dir=cfg("audio.fad.ckpt_dir"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+        checkpoint=CP("gmsdi/self_conditioned.ckpt"),
+        plot_x="step",
+        plot_y="train_loss",
+    shell:
+        "harness gmsdi train --data {input.data} --settings {params.settings}"
+        " --audio-backbone {params.backbone} {params.encoder} --ckpt-dir {params.ckpt_dir}"
+        " --seed {params.seed} --device {params.device} --threads {threads}"
+        " --checkpoint {params.checkpoint} --out {output.model} --history {output.plot}"
+        " --meta {output.meta} --log {log}"
+
+
+rule gmsdi_self_generate:
+    input:
+        data=GMSDI_SELF_DATA,
+        model=rules.gmsdi_self_train.output.model,
+        encoder=(
+            rules.audio_fad_encoder.output.model
+            if GMSDI_SELF_TRAINED or FAD_TRAINED
+            else []
+        ),
+        code=CODE("gmsdi", "generate"),
+    output:
+        csv=RP("gmsdi/generation/self_conditioned.csv"),
+        examples=directory(RP("gmsdi/examples/gmsdi_self_conditioned")),
+    log:
+        LOGS.format("gmsdi/generate_self_conditioned"),
+    benchmark:
+        BENCHMARKS.format("gmsdi/generate_self_conditioned")
+    conda:
+        "../../envs/gmsdi.yaml"
+    threads: 1
+    resources:
+        **res("gmsdi_generate"),
+    params:
+        generation=cfg("gmsdi.unsupervised.generation"),
+        condition=cfg("gmsdi.unsupervised.backbone"),
+        encoder=lambda wildcards, input: (
+            f"--encoder {input.encoder}" if input.encoder else ""
+        ),
+        backbone=cfg("audio.fad.encoder"),
+        ckpt_dir=cfg("audio.fad.ckpt_dir"),
+        seed=cfg("seed"),
+        device=cfg("device"),
+    shell:
+        "harness gmsdi generate --task self --data {input.data} --model {input.model}"
+        " --generation {params.generation} {params.encoder} --backbone {params.backbone}"
+        " --condition-backbone {params.condition} --ckpt-dir {params.ckpt_dir}"
+        " --seed {params.seed} --device {params.device} --threads {threads}"
+        " --csv {output.csv} --examples {output.examples} --log {log}"

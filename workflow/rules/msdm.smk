@@ -364,6 +364,7 @@ rule msdm_listen:
                 "extractor",
                 "single_stem_prompts",
                 "total_and_partial_generation",
+                "self_conditioned",
             )
         ],
         code=CODE("msdm", "listen"),

@@ -48,15 +48,26 @@ def _setup(args) -> str:
 
 def _train(args):
     from harness.audio.arrays import load_tracks
-    from harness.gmsdi.prompts import prompt_table
-    from harness.gmsdi.train import TrainSettings, train_gmsdi
+    from harness.gmsdi.train import TrainSettings, train_gmsdi, train_self_conditioned
 
     device = _setup(args)
     settings = settings_arg(TrainSettings, args.settings, "--settings")
     tracks, _, stems = load_tracks(args.data, "train", settings.sample_rate)
-    prompts = prompt_table(args.text_encoder, stems)
     files = RunFiles(args.out, args.history, args.meta, args.checkpoint)
     seed = derive_seed(args.seed, "gmsdi", "train")
+    if bool(args.text_encoder) == bool(args.audio_backbone):
+        raise HarnessError(
+            "give --text-encoder (prompts of stem labels) or --audio-backbone (self-conditioned)"
+        )
+    if args.audio_backbone:
+        encoder = _encoder(args, args.audio_backbone)
+        train_self_conditioned(
+            tracks, stems, encoder, encoder.name, settings, seed, files, device, args.stop_after
+        )
+        return
+    from harness.gmsdi.prompts import prompt_table
+
+    prompts = prompt_table(args.text_encoder, stems)
     train_gmsdi(tracks, stems, prompts, args.text_encoder, settings, seed, files, device, args.stop_after)
 
 
@@ -121,27 +132,50 @@ def _separate(args):
             write_examples(tmp, [("song_1", tracks)], model.rate)
 
 
-def _encoder(args):
+def _encoder(args, backbone: str | None = None):
+    """The audio encoder of ``backbone`` (default --backbone): the DAG's trained FAD encoder
+    (--encoder), or a frechet-audio-distance backbone from --ckpt-dir."""
     from harness.audio.encoder import fad_encoder
 
-    if args.backbone == "trained" and not args.encoder:
-        raise HarnessError("--backbone trained needs --encoder (the audio_fad_encoder rule's model)")
-    return fad_encoder(args.encoder if args.backbone == "trained" else None, args.backbone, args.ckpt_dir)
+    backbone = backbone or args.backbone
+    if backbone == "trained" and not args.encoder:
+        raise HarnessError("backbone trained needs --encoder (the audio_fad_encoder rule's model)")
+    return fad_encoder(args.encoder if backbone == "trained" else None, backbone, args.ckpt_dir)
 
 
 def _generate(args):
     from harness.audio.arrays import load_tracks
     from harness.audio.examples import write_examples
+    from harness.core.config import config_subschema
+    from harness.core.inputs import check_schema
     from harness.diffusion.models import Padded, load_model
     from harness.gmsdi.tasks import Model, mixtures, single_stems
 
     device = _setup(args)
     model = Model(args.model, device)
     spec = json.loads(args.generation)
-    tracks, _, stems = load_tracks(args.data, "test", model.rate)
+    where = "/properties/gmsdi/properties/" + (
+        "unsupervised/properties/generation" if args.task == "self" else "generation"
+    )
+    check_schema(spec, config_subschema(where), "--generation")
+    tracks, _, stems = load_tracks(args.data, spec["split"] if args.task == "self" else "test", model.rate)
+    encoder = _encoder(args)
+    if args.task == "self":
+        from harness.gmsdi.tasks import self_prompted
+
+        if model.stems != ["mixture"] or model.table:
+            raise HarnessError(f"{args.model}: a model of labelled stems, not a self-conditioned one")
+        if args.condition_backbone and args.condition_backbone != args.backbone:
+            model.embedder = _encoder(args, args.condition_backbone)
+        rows, examples = self_prompted(model, tracks, spec, encoder, args.seed)
+        write_rows_csv(
+            args.csv, rows, ["prompt", "w", "fad", "cosine_to_prompt_chunk", "cosine_to_other_chunk"]
+        )
+        with atomic_dir(args.examples) as tmp:
+            write_examples(tmp, examples, model.rate)
+        return
     if stems != model.stems:
         raise HarnessError(f"the model knows the stems {model.stems}, the dataset has {stems}")
-    encoder = _encoder(args)
     if args.task == "stems":
         isdm = {}
         for path in args.isdm or []:
@@ -183,9 +217,15 @@ def register(sub, step) -> None:
     p.add_argument(
         "--text-encoder",
         type=Text(r"(pkg:)?[A-Za-z0-9_.][A-Za-z0-9_./-]*", 500, "a directory or pkg:module/dir"),
-        required=True,
-        help="a local text encoder (t5-small save_pretrained directory, or pkg:module/dir)",
+        help="prompts of stem labels: a local text encoder (t5-small save_pretrained directory, or pkg:module/dir)",
     )
+    p.add_argument(
+        "--audio-backbone", choices=BACKBONES, help="self-conditioned: the audio encoder of the mixtures"
+    )
+    p.add_argument(
+        "--encoder", type=InFile("pt"), help="the trained audio encoder (--audio-backbone trained)"
+    )
+    p.add_argument("--ckpt-dir", type=InDir(may_be_absent=True), default="models/pretrained/fad")
     for name in ("out", "history", "meta"):
         p.add_argument(f"--{name}", type=OutFile(), required=True)
     p.add_argument("--checkpoint", type=StateFile(), required=True)
@@ -230,20 +270,27 @@ def register(sub, step) -> None:
         "Single-stem prompting (Figure 6.4) or total / partial generation (Figure 6.5)",
     )
     _common(p)
-    p.add_argument("--task", choices=["stems", "mixtures"], required=True)
+    p.add_argument("--task", choices=["stems", "mixtures", "self"], required=True,
+                   help="self: a self-conditioned model prompted with test chunks' embeddings")  # fmt: skip
     p.add_argument("--model", type=InFile("pt"), required=True)
     p.add_argument("--isdm", type=InFile("pt"), nargs="+", help="stems: ISDM models to compare with")
     p.add_argument("--msdm", type=InFile("pt"), help="mixtures: the MSDM model to compare with")
     p.add_argument("--msdm-generation", type=JsonText(schema="/properties/msdm/properties/generation"),
                    help="mixtures: MSDM's generation settings (its schedule)")  # fmt: skip
     p.add_argument(
-        "--generation", type=JsonText(schema="/properties/gmsdi/properties/generation"), required=True
+        "--generation",
+        type=JsonText(),
+        required=True,
+        help="gmsdi.generation (self: gmsdi.unsupervised.generation)",
     )
     p.add_argument(
-        "--negatives", type=JsonText(schema="/properties/gmsdi/properties/negative_prompts"), required=True
+        "--negatives", type=JsonText(schema="/properties/gmsdi/properties/negative_prompts"), default="{}"
     )
     p.add_argument("--encoder", type=InFile("pt"), help="the trained FAD encoder (else --backbone)")
     p.add_argument("--backbone", choices=BACKBONES, required=True, help="the config's audio.fad.encoder")
+    p.add_argument(
+        "--condition-backbone", choices=BACKBONES, help="self: the model's audio encoder (default --backbone)"
+    )
     p.add_argument("--ckpt-dir", type=InDir(may_be_absent=True), default="models/pretrained/fad")
     p.add_argument("--csv", type=OutFile(), required=True)
     p.add_argument("--examples", type=OutDir(), required=True)

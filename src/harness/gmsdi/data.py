@@ -1,4 +1,6 @@
-"""GMSDI's training data: mixtures and the labels of the stems sounding in them, nothing else.
+"""GMSDI's training data: mixtures and the labels of the stems sounding in them, nothing else
+(``LabelledMixtures``), or mixtures and an audio embedding of themselves (``SelfEmbeddedMixtures``,
+the thesis's MTG-Jamendo model conditioned on CLAP embeddings of its own training mixtures).
 
 Each training song contributes one mixture. ``instrumentation`` says which of its stems it holds:
 
@@ -63,3 +65,42 @@ class LabelledMixtures:
         drop = (index == 0) | (rng.random(n) < self.p_uncond)
         mixture = torch.from_numpy(crops.sum(1, keepdims=True))
         return mixture, {"embedding": self.table[index], "drop": torch.from_numpy(drop)}
+
+
+def audio_embeddings(encoder, clips: np.ndarray, rate: int) -> torch.Tensor:
+    """[n, D] embeddings of mono clips [n, 1, L] at ``rate``: the mean of the encoder's frame
+    embeddings of each clip (the DAG's FAD encoder, or a frechet-audio-distance backbone such as
+    CLAP), at the encoder's rate."""
+    from harness.io.wav import resample
+
+    out = []
+    for clip in clips:
+        frames = encoder.embed(
+            [resample(np.asarray(clip, np.float32).reshape(1, -1), rate, encoder.sample_rate)]
+        )
+        out.append(np.asarray(frames, np.float32).mean(0))
+    return torch.from_numpy(np.stack(out))
+
+
+class SelfEmbeddedMixtures:
+    """Training batches of (mixture crop [n, 1, L], {"embedding": the crop's own audio embedding,
+    "drop": [n]}): an unsupervised conditional model, no labels."""
+
+    def __init__(self, tracks: list[np.ndarray], encoder, rate: int, crop: int, p_uncond: float, seed: int):
+        self.tracks = [t.sum(0, keepdims=True) for t in tracks]
+        self.encoder, self.rate, self.crop, self.p_uncond = encoder, rate, crop, p_uncond
+        # the embeddings are standardised with the statistics of 256 training crops (an encoder's
+        # raw embeddings can share one large direction that would drown the differences between them)
+        sample = audio_embeddings(
+            encoder, random_crops(self.tracks, 256, crop, np.random.default_rng(seed)), rate
+        )
+        self.mean, self.std = sample.mean(0), sample.std(0).clamp_min(1e-6)
+
+    def standardise(self, embedding: torch.Tensor) -> torch.Tensor:
+        return (embedding - self.mean) / self.std
+
+    def __call__(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        crops = random_crops(self.tracks, n, self.crop, rng)
+        drop = rng.random(n) < self.p_uncond
+        embedding = self.standardise(audio_embeddings(self.encoder, crops, self.rate))
+        return torch.from_numpy(crops), {"embedding": embedding, "drop": torch.from_numpy(drop)}

@@ -39,6 +39,9 @@ class Model:
         self.null = denoiser.net.null.detach()
         self.table = {k: v.to(device) for k, v in table.items()}
         self.stems, self.rate, self.device = list(config["stems"]), int(config["sample_rate"]), device
+        self.embedder = None  # the audio encoder of a self-conditioned model, when it is not the metric's
+        # a self-conditioned model's embedding statistics (its prompts are standardised with them)
+        self.embedding_mean, self.embedding_std = state.get("embedding_mean"), state.get("embedding_std")
 
     def denoise(self, x, sigma, embedding):
         return self.padded(x, sigma, embedding=embedding)
@@ -263,3 +266,60 @@ def mixtures(model: Model, msdm, tracks, spec: dict, encoder, seed: int) -> tupl
 
 def method_json(method: dict) -> str:
     return json.dumps(method, sort_keys=True)
+
+
+@torch.no_grad()
+def self_prompted(model: Model, tracks, spec: dict, encoder, seed: int) -> tuple[list[dict], list]:
+    """The unsupervised model (thesis: MTG-Jamendo with CLAP): samples prompted with the audio
+    embedding of a test chunk against unprompted ones (the null embedding). FAD against every test
+    chunk, and the mean cosine similarity between each sample's embedding and its prompt chunk's,
+    both centred on the test chunks' mean embedding (beside it, the similarity to another chunk's
+    embedding, and the null embedding's samples: what no adherence scores)."""
+    from harness.gmsdi.data import audio_embeddings
+
+    n, length, w = spec["samples"], round(spec["seconds"] * model.rate), float(spec["w"])
+    mixes = [t.sum(0, keepdims=True) for t in tracks]
+    chunks = segments_with_sources(mixes, length, 1)
+    if len(chunks) < n:
+        raise HarnessError(f"only {len(chunks)} test chunks of {spec['seconds']} s with sound, {n} asked")
+    rng = np.random.default_rng(derive_seed(seed, "gmsdi", "self-prompted"))
+    refs = np.stack([chunks[i] for i in sorted(rng.choice(len(chunks), n, replace=False))])  # [n, 1, L]
+    from harness.io.wav import resample
+
+    real = [resample(c, model.rate, encoder.sample_rate) for c in chunks]
+    ref_emb = audio_embeddings(encoder, refs, model.rate)
+    prompts = audio_embeddings(model.embedder, refs, model.rate) if model.embedder else ref_emb
+    if not isinstance(model.embedding_mean, torch.Tensor) or not isinstance(
+        model.embedding_std, torch.Tensor
+    ):
+        raise HarnessError("the self-conditioned model file holds no embedding statistics")
+    prompts = (prompts - model.embedding_mean) / model.embedding_std
+    sigmas = Schedule(**spec["schedule"]).sigmas()
+    rows, examples, outputs = [], [], {}
+    for name, prompt, weight in (("own embedding of a test chunk", prompts.to(model.device), w),
+                                 ("null embedding", model.null.expand(n, -1), 0.0)):  # fmt: skip
+        gen = torch.Generator(device=model.device).manual_seed(
+            derive_seed(seed, "gmsdi", "self-prompted", name)
+        )
+
+        def score(v, s, prompt=prompt, weight=weight):
+            return eq.guided_score(model.denoise, v, s, prompt[:, None], model.null.expand(n, 1, -1), weight)
+
+        outputs[name] = eq.adpm2(score, (n, 1, length), sigmas, gen, device=model.device).cpu().numpy()
+    cos = torch.nn.functional.cosine_similarity
+    center = torch.from_numpy(
+        np.asarray(encoder.embed(real), np.float32).mean(0)
+    )  # cosines of centred embeddings
+    ref_emb = ref_emb - center
+    for name, out in outputs.items():
+        emb = audio_embeddings(encoder, out, model.rate) - center
+        row = {"prompt": name, "w": w if name.startswith("own") else 0.0,
+               "fad": fad_of_mixes(encoder, real, out[:, 0], model.rate),
+               "cosine_to_prompt_chunk": round(float(cos(emb, ref_emb, dim=1).mean()), 4),
+               "cosine_to_other_chunk": round(float(cos(emb, ref_emb.roll(1, 0), dim=1).mean()), 4)}  # fmt: skip
+        rows.append(row)
+        LOG.info("self-prompted (%s): %s", name, row)
+    for i in range(min(spec["examples"], n)):
+        examples.append((f"prompt_{i + 1}", {"prompt chunk": refs[i, 0], **{
+            f"sample ({name})": out[i, 0] for name, out in outputs.items()}}))  # fmt: skip
+    return rows, examples

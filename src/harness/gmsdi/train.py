@@ -11,7 +11,7 @@ import torch
 
 from harness.core.logs import LOG
 from harness.diffusion.training import DiffusionSettings, finish_diffusion, train_diffusion
-from harness.gmsdi.data import LabelledMixtures, instrumentations
+from harness.gmsdi.data import LabelledMixtures, SelfEmbeddedMixtures, instrumentations
 from harness.train.loop import RunFiles
 
 
@@ -49,5 +49,38 @@ def train_gmsdi(
         params,
         len(tracks),
         len(songs),
+    )
+    return True
+
+
+def train_self_conditioned(
+    tracks: list[np.ndarray], stems: list[str], encoder, encoder_name: str, settings: TrainSettings, seed: int,
+    files: RunFiles, device: str, stop_after: int | None = None,
+) -> bool:  # fmt: skip
+    """The unsupervised model: the mixtures of ``tracks`` conditioned on their own audio
+    embeddings (thesis: MTG-Jamendo with LAION-CLAP); returns whether it finished."""
+    data = SelfEmbeddedMixtures(tracks, encoder, settings.sample_rate, settings.crop, settings.p_uncond, seed)
+    features = int(data.mean.shape[0])
+    config = {"stems": ["mixture"], "mixture": True, "sample_rate": settings.sample_rate, "crop": settings.crop,
+              "sigma_data": settings.sigma_data, "unet": settings.unet, "embedding_features": features,
+              "audio_encoder": encoder_name}  # fmt: skip
+    extra = {"prompts": {}, "embedding_mean": data.mean, "embedding_std": data.std}
+    training, history = train_diffusion(
+        config, settings, data, seed, files, device, "gmsdi", stop_after, extra
+    )
+    if training is None:
+        return False
+    meta = {
+        "mixtures_of": stems,
+        "steps": settings.steps,
+        "audio_encoder": encoder_name,
+        "songs": len(tracks),
+    }
+    params = finish_diffusion(training, history, files, meta)
+    LOG.info(
+        "self-conditioned gmsdi model: %d parameters, %d songs, embeddings of %s",
+        params,
+        len(tracks),
+        encoder_name,
     )
     return True
