@@ -170,3 +170,11 @@ def fad_encoder(trained: str | os.PathLike | None, backbone: str, ckpt_dir: str 
     from harness.metrics.fad import PackageEncoder
 
     return PackageEncoder(backbone, ckpt_dir)
+
+
+def backbone_encoder(backbone: str, trained: str | os.PathLike | None, ckpt_dir: str | os.PathLike):
+    """The encoder a step's ``--backbone`` names: ``trained`` is the DAG's FAD encoder file
+    ``trained`` (which must be given), any other a frechet-audio-distance backbone in ``ckpt_dir``."""
+    if backbone == "trained" and not trained:
+        raise HarnessError("--backbone trained needs --encoder (the audio_fad_encoder rule's model)")
+    return fad_encoder(trained if backbone == "trained" else None, backbone, ckpt_dir)

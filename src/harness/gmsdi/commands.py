@@ -133,14 +133,10 @@ def _separate(args):
 
 
 def _encoder(args, backbone: str | None = None):
-    """The audio encoder of ``backbone`` (default --backbone): the DAG's trained FAD encoder
-    (--encoder), or a frechet-audio-distance backbone from --ckpt-dir."""
-    from harness.audio.encoder import fad_encoder
+    """The audio encoder of ``backbone`` (default --backbone): see ``backbone_encoder``."""
+    from harness.audio.encoder import backbone_encoder
 
-    backbone = backbone or args.backbone
-    if backbone == "trained" and not args.encoder:
-        raise HarnessError("backbone trained needs --encoder (the audio_fad_encoder rule's model)")
-    return fad_encoder(args.encoder if backbone == "trained" else None, backbone, args.ckpt_dir)
+    return backbone_encoder(backbone or args.backbone, args.encoder, args.ckpt_dir)
 
 
 def _generate(args):

@@ -5,8 +5,6 @@ MSDM (Figure 6.5), scored with FAD."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
@@ -262,10 +260,6 @@ def mixtures(model: Model, msdm, tracks, spec: dict, encoder, seed: int) -> tupl
                          "fad": fad_of_mixes(encoder, real, best.sum(1), rate)})  # fmt: skip
         LOG.info("generation %s: %s", task, [r["fad"] for r in rows if r["task"] == task])
     return rows, examples
-
-
-def method_json(method: dict) -> str:
-    return json.dumps(method, sort_keys=True)
 
 
 @torch.no_grad()

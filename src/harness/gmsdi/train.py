@@ -4,6 +4,7 @@ condition dropout for classifier-free guidance."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +39,7 @@ def train_gmsdi(
     )
     if training is None:
         return False
-    songs = {"+".join(s for s, on in zip(stems, h) if on): 0 for h in held}
-    for h in held:
-        songs["+".join(s for s, on in zip(stems, h) if on)] += 1
+    songs = Counter("+".join(s for s, on in zip(stems, h) if on) for h in held)
     meta = {"stems": stems, "steps": settings.steps, "instrumentation": settings.instrumentation,
             "songs_per_instrumentation": songs, "text_encoder": encoder}  # fmt: skip
     params = finish_diffusion(training, history, files, meta)

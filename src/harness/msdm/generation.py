@@ -23,12 +23,9 @@ from harness.msdm.inference import Schedule, generate_given, generate_total
 
 
 def _encoder(args):
-    from harness.audio.encoder import fad_encoder
-    from harness.core.errors import HarnessError
+    from harness.audio.encoder import backbone_encoder
 
-    if args.backbone == "trained" and not args.encoder:
-        raise HarnessError("--backbone trained needs --encoder (the audio_fad_encoder rule's model)")
-    return fad_encoder(args.encoder if args.backbone == "trained" else None, args.backbone, args.ckpt_dir)
+    return backbone_encoder(args.backbone, args.encoder, args.ckpt_dir)
 
 
 def _real(args, spec: dict, rate: int, encoder) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
