@@ -27,8 +27,11 @@ deb:
 deb-test: deb
 	scripts/install-debian-packages.sh $(DEB_TEST_PACKAGES)
 
+# every family's data, models, results, tables and figures; then this run's tables against the
+# committed ones (a run on another CPU moves a few cells: it says which, and by how much)
 run: $(STAMP) deb
 	snakemake --cores $(CORES)
+	harness results check --run results --rev HEAD || echo "make run: finished; its tables differ from the committed ones beyond tolerance, or could not be compared (see above)"
 
 test: $(STAMP) deb-test lint
 	python -m pytest -m "not slow"

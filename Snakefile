@@ -20,19 +20,18 @@ include: "workflow/rules/lass_audio.smk"
 include: "workflow/rules/gmsdi.smk"
 include: "workflow/rules/cocola.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/targets.smk"
 
 
 rule all:
     default_target: True
     input:
-        # the tracked data artifacts too, so a fresh clone (results/ committed) builds them
-        rules.odeen_rules.output,
-        rules.odeen_tags.output,
-        rules.odeen_summary.output,
+        # every family's target (workflow/rules/targets.smk): its data, results and tables
+        rules.odeen.input,
+        rules.sit.input,
+        rules.audio.input,
+        rules.lass.input,
+        rules.msdm.input,
+        rules.gmsdi.input,
+        rules.cocola.input,
         rules.results_index.output,
-        rules.audio_report.output,
-        rules.msdm_report.output,
-        rules.msdm_listen.output,
-        rules.gmsdi_report.output,
-        rules.gmsdi_self_generate.output,
-        rules.cocola_report.output,

@@ -81,3 +81,23 @@ def test_cli_fails_on_a_cell_beyond_tolerance_or_a_missing_table(committed):
     (new / "tables/table_4_3.csv").unlink()
     with pytest.raises(HarnessError, match="wrote no table_4_3"):
         check_results(old, new)
+
+
+def test_rev_compares_with_the_tables_git_holds(committed):
+    """`make run` writes over the committed tables in place: `--rev HEAD` reads them from git."""
+    _, new = committed
+    repo = new.parent
+    for cmd in (["git", "init", "-q"], ["git", "add", "run"]):
+        run(cmd, cwd=repo)
+    ident = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    run(["git", *ident, "commit", "-q", "-m", "committed tables"], cwd=repo)
+    check = ["harness", "results", "check", "--run", str(new), "--rev", "HEAD"]
+    assert "match git HEAD within tolerance (0 cells moved)" in run(check).stdout
+    nrs = _set_ours(new / "tables/table_3_1.csv", "CRN", "NRS", "0")
+    _set_ours(new / "tables/table_3_1.csv", "CRN", "NRS", f"{float(nrs.rstrip('%')) + 10:.1f}%")
+    proc = run(check, check=False)
+    assert proc.returncode == 2 and "FAIL table_3_1: CRN / NRS" in proc.stdout
+    proc = run([*check[:-1], "no-such-rev"], check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no-such-rev" in proc.stderr
+    untracked = run(["harness", "results", "check", "--run", str(committed[0]), "--rev", "HEAD"], check=False)
+    assert untracked.returncode == 2 and "committed/tables" in untracked.stderr.splitlines()[-1]

@@ -143,6 +143,48 @@ def test_whole_dag_runs_report_and_noop_rerun(tiny_workflow_dir):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def _job_counts(output: str) -> dict[str, int]:
+    """The `Job stats` block of `snakemake -n` output: {rule: jobs}."""
+    block = output.split("Job stats:")[1].split("\n\n")[0]
+    return {line.split()[0]: int(line.split()[1]) for line in block.strip().splitlines()[2:]}
+
+
+@pytest.mark.parametrize("tiny", [False, True], ids=["embedded", "tiny"])
+def test_fresh_clone_default_target_schedules_every_compute_rule(tmp_path, tiny):
+    """A fresh clone has results/ (git) but none of data/, models/ or .snakemake/. Even when a
+    checkout leaves every result newer than the code (the worst order of timestamps), the default
+    target must schedule every job of the DAG, not only the reports: each family's data are among
+    its targets, so they are built and everything downstream re-runs. (Only a table with no
+    values of ours, built from code alone, may stay.) The tiny config's results are stood in for
+    by empty files."""
+    import os
+    import shutil
+    import time
+
+    from conftest import copy_workflow, use_tiny_config
+
+    wf = copy_workflow(tmp_path / "wf")
+    shutil.copytree(REPO / "results", wf / "results")
+    if tiny:
+        use_tiny_config(wf)
+        summary = run(["snakemake", "--summary", "-c1"], cwd=wf).stdout
+        for line in summary.splitlines()[1:]:
+            path = wf / line.split("\t")[0]
+            if path.parts[len(wf.parts)] == "results" and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.mkdir() if not path.suffix else path.touch()
+    later = time.time() + 60
+    for path in (wf / "results").rglob("*"):
+        os.utime(path, (later, later))
+    everything = _job_counts(run(["snakemake", "-n", "-c1", "--forceall"], cwd=wf).stdout)
+    fresh = _job_counts(run(["snakemake", "-n", "-c1"], cwd=wf).stdout)
+    assert not any(p.name in ("data", "models") for p in wf.iterdir())
+    missing = {rule: (fresh.get(rule, 0), n) for rule, n in everything.items() if fresh.get(rule, 0) != n}
+    assert set(missing) <= {"table", "total"}, missing
+    assert everything["table"] - fresh["table"] <= 1 and "results_index" in fresh
+    assert len(everything) > 40  # every family's rules are in the DAG
+
+
 def _reproduces(workflow_dir, family: str, tables: list[str]):
     """Run the embedded default up to a family's tables, then `harness results check` them
     against the committed ones within each table's tolerance (printing every cell that moved)."""

@@ -16,7 +16,7 @@ from harness.core.offline import OFFLINE_ENV, go_offline  # noqa: E402, F401 (OF
 go_offline()
 
 from harness import __version__  # noqa: E402
-from harness.core.args import NAME, InFile, IntoDir, OutFile, StateFile  # noqa: E402
+from harness.core.args import NAME, InFile, IntoDir, OutFile, StateFile, Text  # noqa: E402
 from harness.core.args import InDir as InFolder  # noqa: E402
 from harness.core.errors import HarnessError  # noqa: E402
 from harness.core.logs import LOG, setup_logging  # noqa: E402
@@ -36,19 +36,24 @@ def _tables_index(args):
 
 
 def _results_check(args):
-    from harness.tables.check import check_results
+    import tempfile
 
-    moved, compared = check_results(args.committed, args.run, args.family)
+    from harness.tables.check import check_results, extract_committed_tables
+
+    with tempfile.TemporaryDirectory(prefix="harness-committed-") as tmp:
+        committed = args.committed
+        if args.rev:
+            committed = extract_committed_tables(args.run, args.rev, tmp)
+        moved, compared = check_results(committed, args.run, args.family)
+    against = f"git {args.rev}" if args.rev else args.committed
     for cell in moved:
         print(cell)
     failed = [m for m in moved if not m.within]
     if failed:
         raise HarnessError(
-            f"{len(failed)} cell(s) of {args.run} moved beyond their table's tolerance from {args.committed}"
+            f"{len(failed)} cell(s) of {args.run} moved beyond their table's tolerance from {against}"
         )
-    print(
-        f"{compared} tables of {args.run} match {args.committed} within tolerance ({len(moved)} cells moved)"
-    )
+    print(f"{compared} tables of {args.run} match {against} within tolerance ({len(moved)} cells moved)")
 
 
 # ----------------------------------------------------------------------------- workflow
@@ -109,8 +114,15 @@ def _register_results(sub, step) -> None:
         metavar="DIR",
         help="the run's results folder (holds tables/)",
     )
-    p.add_argument(
+    committed = p.add_mutually_exclusive_group()
+    committed.add_argument(
         "--committed", type=InFolder(), default="results", metavar="DIR", help="the committed results folder"
+    )
+    committed.add_argument(
+        "--rev",
+        type=Text(r"[A-Za-z0-9][A-Za-z0-9_./~^-]*", 200, "a git revision (HEAD, a commit, a branch)"),
+        metavar="REV",
+        help="compare with RUN/tables as git revision REV holds them (a run that wrote over them in place)",
     )
     p.add_argument("--family", type=NAME, help="only this family's tables (odeen, sit, lass, ...)")
 

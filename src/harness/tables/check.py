@@ -11,8 +11,11 @@ table the run did not write.
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +87,28 @@ def check_results(
         what = f" of family {family}" if family else ""
         raise HarnessError(f"{committed_dir}/tables holds no registry table{what} to compare with")
     return moved, compared
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True)
+    if proc.returncode:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise HarnessError(f"git {' '.join(args)} in {repo}: {err[-1] if err else 'failed'}")
+    return proc.stdout
+
+
+def extract_committed_tables(run_dir: str | Path, rev: str, into: str | Path) -> Path:
+    """Write the ``tables/`` of ``run_dir`` as git revision ``rev`` holds them into ``into``
+    (its ``tables/`` sub-folder) and return ``into``: what a run is compared with when it has
+    overwritten the committed files in place (``make run``)."""
+    run_dir = Path(run_dir).resolve()
+    top = Path(_git(run_dir, "rev-parse", "--show-toplevel").decode().strip())
+    tables = (run_dir / "tables").relative_to(top).as_posix()
+    archive = _git(top, "archive", "--format=tar", f"{rev}:{tables}")
+    into = Path(into)
+    (into / "tables").mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and "/" not in member.name and member.name.endswith(".csv"):
+                (into / "tables" / member.name).write_bytes(tar.extractfile(member).read())
+    return into
