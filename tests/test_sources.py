@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, copy_workflow, run, use_tiny_config
 from harness.workflow.sources import PACKAGE_DIR, command_roots, command_sources, module_closure
 
-FAMILIES = ("odeen", "sit", "lass", "msdm", "cocola")
+FAMILIES = ("odeen", "sit", "lass", "msdm", "gmsdi", "componet", "cocola")
 # shared layers, lowest first: a package may import only packages to its left (and itself)
 SHARED = ("core", "io", "train", "diffusion", "metrics", "tables", "audio", "workflow")
 
