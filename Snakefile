@@ -18,6 +18,7 @@ include: "workflow/rules/lass.smk"
 include: "workflow/rules/msdm.smk"
 include: "workflow/rules/lass_audio.smk"
 include: "workflow/rules/gmsdi.smk"
+include: "workflow/rules/componet.smk"
 include: "workflow/rules/cocola.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/targets.smk"
@@ -33,5 +34,6 @@ rule all:
         rules.lass.input,
         rules.msdm.input,
         rules.gmsdi.input,
+        rules.componet.input,
         rules.cocola.input,
         rules.results_index.output,

@@ -235,3 +235,89 @@ def test_three_runs_resume_train_only_the_adapter_and_perform_every_task(tmp_pat
         assert out.shape == (1, mel.samples) and np.isfinite(out).all(), task_of(y, x)
     with pytest.raises(HarnessError, match="not 'vocals'"):
         model.perform(given[:1], ("vocals",), ("bass",), 0.0, torch.Generator())
+
+
+def test_cli_trains_generates_scores_and_reports(tmp_path):
+    """Every componet step on a tiny synthpop: VAE, latent pool, base, adapter, Table 6.8's
+    generations against an MSDM file with WAV pairs and one example of each task, and the report's
+    three tables; an adapter of other stems is refused in one line."""
+    import csv
+    import json
+
+    from conftest import run
+    from harness.audio import synthpop
+    from harness.audio.embedded import write_dataset
+
+    rate, run_args = 8000, ["--seed", "3", "--threads", "1", "--device", "cpu"]
+    data = tmp_path / "synthpop"
+    songs = synthpop.make_songs(7, {"train": 2, "valid": 1, "test": 3}, 2)
+    write_dataset(data, "synthpop", synthpop.STEMS, songs, rate)
+    mel = {"sample_rate": rate, "n_fft": 256, "hop": 64, "n_mels": 32, "frames": 32}
+    steps = {"lr": 1e-3, "batch_size": 2, "steps": 2, "checkpoint_every": 2, "log_every": 2}
+    vae = {"model": {"block_out_channels": [8, 16], "latent_channels": 4, "layers_per_block": 1, "norm_num_groups": 4},
+           "kl_weight": 1e-4, "training": steps}  # fmt: skip
+
+    def outputs(name):
+        return ["--checkpoint", str(tmp_path / f"{name}.ckpt"), "--out", str(tmp_path / f"{name}.pt"),
+                "--history", str(tmp_path / f"{name}.csv"), "--meta", str(tmp_path / f"{name}.json")]  # fmt: skip
+
+    run(["harness", "componet", "train-vae", "--data", str(data), "--mel", json.dumps(mel), "--vae", json.dumps(vae),
+         *run_args, *outputs("vae")])  # fmt: skip
+    run(["harness", "componet", "latents", "--vae", str(tmp_path / "vae.pt"), "--data", str(data), "--dataset",
+         "synthpop", "--crops", "4", *run_args, "--out", str(tmp_path / "pool.pt")])  # fmt: skip
+    tags = {"synthpop": {s: s for s in synthpop.STEMS}}
+    unet = {
+        "block_out_channels": [16, 32],
+        "layers_per_block": 1,
+        "attention_head_dim": 4,
+        "norm_num_groups": 8,
+    }
+    schedule = {"train_steps": 1000, "beta_start": 0.0015, "beta_end": 0.0195, "sample_steps": 2}
+    run(["harness", "componet", "train-base", "--vae", str(tmp_path / "vae.pt"), "--latents", str(tmp_path / "pool.pt"),
+         "--tags", json.dumps(tags), "--text-encoder", MINILM, "--unet", json.dumps(unet), "--schedule",
+         json.dumps(schedule), "--settings", json.dumps({**steps, "p_uncond": 0.1}), *run_args, *outputs("base")])  # fmt: skip
+    run(["harness", "componet", "train", "--base", str(tmp_path / "base.pt"), "--latents", str(tmp_path / "pool.pt"),
+         "--settings", json.dumps({**steps, "p_uncond": 0.0}), *run_args, *outputs("adapter")])  # fmt: skip
+    msdm = {"sample_rate": rate, "crop": 512, "sigma_data": 0.1, "p_mean": -1.0, "p_std": 1.0, "ema": 0.9, "lr": 1e-3,
+            "batch_size": 2, "steps": 2, "checkpoint_every": 2, "log_every": 2,
+            "unet": {"channels": [8, 8], "factors": [4, 4], "items": [1, 1], "attentions": [0, 0],
+                     "attention_heads": 2, "attention_features": 8, "modulation_features": 16}}  # fmt: skip
+    run(["harness", "msdm", "train", "--kind", "msdm", "--data", str(data), "--settings", json.dumps(msdm), *run_args,
+         "--processes", "1", *outputs("msdm")])  # fmt: skip
+    run(["harness", "audio", "fad-encoder", "--dataset", str(data), "--settings", json.dumps(
+        {"steps": 2, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "embed_dim": 4}), "--seed", "1",
+         "--threads", "1", *outputs("fad")])  # fmt: skip
+    generation = {"chunks": 4, "guidance": 0.0, "msdm_candidates": 2, "examples": 1}
+    sigmas = {"steps": 2, "sigma_min": 1e-3, "sigma_max": 1.0, "rho": 7.0}
+    generate = ["harness", "componet", "generate", "--base", str(tmp_path / "base.pt"), "--adapter",
+                str(tmp_path / "adapter.pt"), "--data", str(data), "--generation", json.dumps(generation),
+                "--encoder", str(tmp_path / "fad.pt"), "--backbone", "trained", *run_args]  # fmt: skip
+    run([*generate, "--msdm", str(tmp_path / "msdm.pt"), "--msdm-schedule", json.dumps(sigmas), "--csv",
+         str(tmp_path / "gen.csv"), "--out-dir", str(tmp_path / "pairs"), "--tasks", str(tmp_path / "tasks")])  # fmt: skip
+    rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "gen.csv"))}
+    assert list(rows) == ["componet", "msdm", "random", "truth"] and float(rows["componet"]["fad"]) >= 0
+    for folder in ("conditioning", "componet", "msdm", "random", "truth"):
+        assert len(list((tmp_path / "pairs" / folder).glob("*.wav"))) == 4
+    index = json.loads((tmp_path / "tasks" / "index.json").read_text())
+    assert [item["name"].split("_")[0] for item in index] == list(TASKS)
+    run(["harness", "componet", "report", "--generation", f"synthpop={tmp_path / 'gen.csv'}", "--tasks",
+         str(tmp_path / "tasks" / "index.json"), "--names", json.dumps({"synthpop": "Slakh2100"}), "--out-dir",
+         str(tmp_path / "tables")])  # fmt: skip
+    table = {
+        (r["row"], r["column"]): r["ours"]
+        for r in csv.DictReader(open(tmp_path / "tables" / "table_6_8.csv"))
+    }
+    fad = "FAD (the DAG's stem-classifier encoder)"
+    assert table[("Slakh2100 / CompoNet", fad)] == f"{float(rows['componet']['fad']):.2f}"
+    tasks = {
+        (r["row"], r["column"]): r["ours"]
+        for r in csv.DictReader(open(tmp_path / "tables" / "table_6_6.csv"))
+    }
+    assert all(tasks[("CompoNet", t)] == "✓(MS)" for t in TASKS)
+    state = torch.load(tmp_path / "adapter.pt", weights_only=True)
+    state["stems"] = ["soprano", "alto", "tenor", "bass"]
+    torch.save(state, tmp_path / "other.pt")
+    proc = run([*generate[:6], str(tmp_path / "other.pt"), *generate[7:], "--csv", str(tmp_path / "x.csv"),
+                "--out-dir", str(tmp_path / "x")], check=False)  # fmt: skip
+    assert proc.returncode == 2 and "the adapter knows the stems" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x").exists()

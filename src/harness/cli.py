@@ -140,6 +140,7 @@ def _families() -> list[tuple[str, str, object]]:
     """(name, help, register) of every command family, in the order `harness --help` lists them."""
     from harness.audio.commands import register as audio
     from harness.cocola.commands import register as cocola
+    from harness.componet.commands import register as componet
     from harness.gmsdi.commands import register as gmsdi
     from harness.lass.commands import register as lass
     from harness.metrics.commands import register as metrics
@@ -157,6 +158,7 @@ def _families() -> list[tuple[str, str, object]]:
             "GMSDI: text-conditioned mixture model, generation and zero-shot separation (thesis 6.4)",
             gmsdi,
         ),
+        ("componet", "CompoNet: a ControlNet adapter for every compositional task (thesis 6.5)", componet),
         ("cocola", "COCOLA: contrastive coherence encoder, accuracy, COCOLA score (thesis ch. 7)", cocola),
         ("audio", "audio datasets: embedded (generated) and thesis-scale (downloaded); FAD", audio),
         ("metrics", "SDR and SI-SDR(i) of your own separations (FAD: `harness audio fad`)", metrics),

@@ -366,6 +366,10 @@ rule msdm_listen:
                 "total_and_partial_generation",
                 "self_conditioned",
             )
+        ]
+        + [
+            RP(f"componet/examples/componet_tasks_{d}")
+            for d in config["componet"]["datasets"]
         ],
         code=CODE("msdm", "listen"),
     output:

@@ -21,6 +21,9 @@ TABLE_SOURCES = {
     "table_6_3": rules.msdm_report.output.table_6_3,
     "table_6_4": rules.gmsdi_report.output.table_6_4,
     "table_6_5": rules.gmsdi_report.output.table_6_5,
+    "table_6_6": rules.componet_report.output.table_6_6,
+    "table_6_7": rules.componet_report.output.table_6_7,
+    "table_6_8": rules.componet_report.output.table_6_8,
     "table_7_1": rules.cocola_report.output.table_7_1,
 }
 

@@ -57,6 +57,13 @@ rule gmsdi:
         tables=family_tables("gmsdi"),
 
 
+rule componet:
+    input:
+        data=expand(DP("audio/{dataset}"), dataset=COMPONET_SETS),
+        report=rules.componet_report.output,
+        tables=family_tables("componet"),
+
+
 rule cocola:
     input:
         data=expand(DP("audio/{dataset}"), dataset=COCOLA_SETS),
