@@ -321,3 +321,31 @@ def test_cli_trains_generates_scores_and_reports(tmp_path):
                 "--out-dir", str(tmp_path / "x")], check=False)  # fmt: skip
     assert proc.returncode == 2 and "the adapter knows the stems" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x").exists()
+
+
+def test_queries_and_random_answers_use_sounding_stems():
+    """Queries ask for stems Y leaves out, among those sounding; Random answers with the same stems
+    from another track's chunk where they sound (never a silent sub-mix)."""
+    from harness.componet.evaluate import queries, random_answers
+
+    stems, n = ["bass", "drums", "piano"], 400
+    rng = np.random.default_rng(0)
+    loud = lambda: rng.normal(scale=0.1, size=n).astype(np.float32)  # noqa: E731
+    silent = np.zeros(n, np.float32)
+    tracks = [
+        np.stack([loud(), loud(), silent]),
+        np.stack([loud(), silent, loud()]),
+        np.stack([loud(), loud(), loud()]),
+    ]
+    qs = queries([np.tile(t, 2) for t in tracks], stems, 30, n, rng)
+    for q in qs:
+        sounding = {s for s, row in zip(stems, q.chunk) if row.any()}
+        assert q.y and q.x and not set(q.y) & set(q.x) and set(q.y) | set(q.x) <= sounding
+    answers = random_answers(qs, [np.tile(t, 2) for t in tracks], stems, n, rng)
+    assert all(np.linalg.norm(a) > 0 for a in answers)
+    for q, a in zip(qs, answers):  # the answer is the X sub-mix of a chunk of another track
+        assert any(
+            np.allclose(a, t[[stems.index(s) for s in q.x]].sum(0))
+            for i, t in enumerate(tracks)
+            if i != q.track
+        )

@@ -249,7 +249,7 @@ def test_slurm_profile_dry_run(workflow_dir):
         "table",
         "results_index",
     }
-    assert len(jobs["table"]) == 17
+    assert len(jobs["table"]) == 19
     # EMP-C in every regime (it is the CRN's conjecture generator), EMP-R in the main one
     assert len(jobs["odeen_train_interpreter"]) == 6 and len(jobs["odeen_train_empiricist"]) == 7
     train = jobs["odeen_train_empiricist"][0]

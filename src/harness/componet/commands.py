@@ -163,6 +163,10 @@ def _generate(args):
         raise HarnessError(f"the adapter knows the stems {model.stems}, {args.data} has {stems}")
     rng = np.random.default_rng(derive_seed(args.seed, "componet", "queries"))
     qs = queries(tracks, stems, spec["chunks"], length, rng)
+    # drawn first: a test set without a Random answer stops before any sampling
+    random = random_answers(
+        qs, tracks, stems, length, np.random.default_rng(derive_seed(args.seed, "componet", "random"))
+    )
     answers = {
         "componet": componet_answers(model, qs, spec["guidance"], derive_seed(args.seed, "componet", "gen"))
     }
@@ -176,9 +180,7 @@ def _generate(args):
         sigmas = settings_arg(Schedule, args.msdm_schedule, "--msdm-schedule").sigmas()
         seed = derive_seed(args.seed, "componet", "msdm")
         answers["msdm"] = msdm_answers(Padded(denoiser), sigmas, qs, stems, spec["msdm_candidates"], seed)
-    answers["random"] = random_answers(
-        qs, stems, np.random.default_rng(derive_seed(args.seed, "componet", "random"))
-    )
+    answers["random"] = random
     answers["truth"] = np.stack([submix(q.chunk, stems, q.x) for q in qs])
     encoder = backbone_encoder(args.backbone, args.encoder, args.ckpt_dir)
     real = list(answers["truth"])

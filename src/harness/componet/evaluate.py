@@ -50,17 +50,39 @@ def queries(
     return out
 
 
-def random_answers(qs: list[Query], stems: list[str], rng: np.random.Generator) -> np.ndarray:
-    """Random: for each query, the sub-mix of its X stems in a chunk of another track (of another
-    chunk where all chunks come from one track, as in a tiny test set)."""
+def random_answers(
+    qs: list[Query], tracks: list[np.ndarray], stems: list[str], length: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Random: for each query, the sub-mix of its X stems in a random chunk of another test track
+    where they all sound (where none does, as in a tiny test set: where their sub-mix sounds, then
+    another chunk of the same track)."""
+    pool = [
+        (i, t[:, s : s + length])
+        for i, t in enumerate(tracks)
+        for s in range(0, t.shape[-1] - length + 1, length)
+    ]
     out = []
     for q in qs:
-        others = [o for o in qs if o.track != q.track] or [o for o in qs if o.chunk is not q.chunk]
-        if not others:
-            raise HarnessError("Random needs a second test chunk")
-        other = others[int(rng.integers(len(others)))]
-        out.append(submix(other.chunk, stems, q.x))
+        other_tracks = [c for i, c in pool if i != q.track]
+        tiers = (
+            [c for c in other_tracks if all(_sounds(c[stems.index(s)]) for s in q.x)],
+            [c for c in other_tracks if _sounds(submix(c, stems, q.x))],
+            [
+                c
+                for i, c in pool
+                if i == q.track and _sounds(submix(c, stems, q.x)) and not np.array_equal(c, q.chunk)
+            ],
+        )
+        found = next((tier for tier in tiers if tier), None)
+        if found is None:
+            raise HarnessError(f"Random: no other test chunk where {', '.join(q.x)} sound")
+        out.append(submix(found[int(rng.integers(len(found)))], stems, q.x))
     return np.stack(out)
+
+
+def _sounds(audio: np.ndarray) -> bool:
+    """MSDM's silence test: ||x|| / samples of at least 1.5e-5."""
+    return float(np.linalg.norm(audio)) / audio.shape[-1] >= 1.5e-5
 
 
 def componet_answers(model, qs: list[Query], guidance: float, seed: int, batch: int = 8) -> np.ndarray:
