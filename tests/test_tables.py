@@ -21,6 +21,8 @@ ISSUE_TABLES = [
     "6_1",
     "6_2",
     "6_3",
+    "6_6",  # CompoNet (section 6.5): compositional tasks
+    "6_7",  # CompoNet: methodology, input, output, coherence
     "6_4",
     "6_5",
     "6_8",

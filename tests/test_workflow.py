@@ -334,7 +334,7 @@ def test_dvc_stages_mirror_rules():
     assert stages["odeen_summary"]["params"] == [{"config.yaml": ["odeen.histogram_bins"]}]
     assert "results/odeen/language.json" in stages["odeen_summary"]["metrics"][0]
     assert stages["odeen_summary"]["plots"][0]["results/odeen/positive_rates.csv"]["x"] == "positive_rate"
-    assert len([s for s in stages if s.startswith("table_")]) == 17
+    assert len([s for s in stages if s.startswith("table_")]) == 19
     train = stages["odeen_train_interpreter_1438_1000"]
     assert train["params"] == [{"config.yaml": ["device", "odeen.interpreter", "odeen.table_size", "seed"]}]
     assert "src/harness/odeen/train.py" in train["deps"] and "src/harness/train/loop.py" in train["deps"]
