@@ -50,7 +50,7 @@ def _accelerated(device: str):
 
 
 def _run(module, params, loss_of, settings: RunSettings, seed: int, files: RunFiles, device: str,
-         desc: str, tag: str, stop_after: int | None) -> tuple[list[dict], bool, object]:  # fmt: skip
+         desc: str, tag: str, stop_after: int | None) -> tuple[list[dict], bool]:  # fmt: skip
     """The shared loop around ``loss_of(model, step_rng, n_global, my_slice, device)``."""
     accelerator, rank, world = _accelerated(device)
     rng = seed_everything(seed)
@@ -68,7 +68,17 @@ def _run(module, params, loss_of, settings: RunSettings, seed: int, files: RunFi
         settings.log_every, stop_after=stop_after, desc=desc, checkpoint_every=settings.checkpoint_every,
     )  # fmt: skip
     accelerator.wait_for_everyone()
-    return history, finished and accelerator.is_main_process, accelerator
+    return history, finished and accelerator.is_main_process
+
+
+def _finish(files: RunFiles, kind: str, state: dict, trained, history: list[dict], what: str, **meta) -> None:
+    """Save a finished run's model file, then its history and meta (parameters of ``trained``,
+    ``meta``, the final loss), and drop the checkpoint."""
+    save_state(files.model, kind, state)
+    params = sum(p.numel() for p in trained.parameters())
+    meta = {"parameters": params, **meta, "final_loss": history[-1]["train_loss"]}
+    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
+    LOG.info("%s: %d parameters %s", what, params, {k: v for k, v in meta.items() if k != "parameters"})
 
 
 # ----------------------------------------------------------------------------- the VAE
@@ -93,7 +103,7 @@ def train_vae(
         return vae_loss(vae, images, kl_weight)
 
     tag = repr((asdict(mel), vae_config, kl_weight, settings, seed))
-    history, done, _ = _run(codec.vae, codec.vae.parameters(), loss_of, settings, seed, files, device,
+    history, done = _run(codec.vae, codec.vae.parameters(), loss_of, settings, seed, files, device,
                             "componet vae", tag, stop_after)  # fmt: skip
     if not done:
         return False
@@ -103,11 +113,8 @@ def train_vae(
             [codec.encode(torch.from_numpy(crops[i : i + 32].sum(1))) for i in range(0, 256, 32)]
         )
     codec.scale.fill_(1.0 / float(latents.std()))
-    save_state(files.model, "componet-vae", {"config": codec.config(), "state_dict": codec.state_dict()})
-    params = sum(p.numel() for p in codec.vae.parameters())
-    meta = {"parameters": params, "latent_scale": float(codec.scale), "final_loss": history[-1]["train_loss"]}
-    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
-    LOG.info("componet vae: %d parameters, latent scale %.3f", params, float(codec.scale))
+    state = {"config": codec.config(), "state_dict": codec.state_dict()}
+    _finish(files, "componet-vae", state, codec.vae, history, "componet vae", latent_scale=float(codec.scale))
     return True
 
 
@@ -175,7 +182,7 @@ def train_base(
         )
 
     tag = repr((unet_config, schedule, settings, seed, sorted(prompts.texts)))
-    history, done, _ = _run(unet, unet.parameters(), loss_of, settings, seed, files, device, "componet base", tag,
+    history, done = _run(unet, unet.parameters(), loss_of, settings, seed, files, device, "componet base", tag,
                             stop_after)  # fmt: skip
     if not done:
         return False
@@ -185,12 +192,8 @@ def train_base(
         "tags": tags,
         "latent_channels": first.shape[2],
     }
-    save_state(files.model, "componet-base", {"config": config, "unet": unet.state_dict(), "codec": codec_state,
-                                              "prompts": prompts.state()})  # fmt: skip
-    params = sum(p.numel() for p in unet.parameters())
-    meta = {"parameters": params, "steps": settings.steps, "final_loss": history[-1]["train_loss"]}
-    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
-    LOG.info("componet base: %d parameters", params)
+    state = {"config": config, "unet": unet.state_dict(), "codec": codec_state, "prompts": prompts.state()}
+    _finish(files, "componet-base", state, unet, history, "componet base", steps=settings.steps)
     return True
 
 
@@ -220,13 +223,10 @@ def train_adapter(
         return denoising_loss(net(zt[mine].to(dev), t[mine].to(dev), w, **cond), eps[mine].to(dev))
 
     tag = repr((schedule, settings, seed, stems, tags))
-    history, done, _ = _run(model, model.adapter.parameters(), loss_of, settings, seed, files, device,
+    history, done = _run(model, model.adapter.parameters(), loss_of, settings, seed, files, device,
                             "componet", tag, stop_after)  # fmt: skip
     if not done:
         return False
-    save_state(files.model, "componet", {**extra, "adapter": model.adapter.state_dict()})
-    params = sum(p.numel() for p in model.adapter.parameters())
-    meta = {"parameters": params, "steps": settings.steps, "final_loss": history[-1]["train_loss"]}
-    finish_run(history, files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
-    LOG.info("componet adapter: %d parameters", params)
+    state = {**extra, "adapter": model.adapter.state_dict()}
+    _finish(files, "componet", state, model.adapter, history, "componet adapter", steps=settings.steps)
     return True
