@@ -2,6 +2,8 @@
 and eq. 6.20's prompts, DDPM / DDIM on known answers, and the three training runs on toy audio
 (resumable, only the adapter trains), ending in every task performed by one model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -295,8 +297,11 @@ def test_cli_trains_generates_scores_and_reports(tmp_path):
     run([*generate, "--msdm", str(tmp_path / "msdm.pt"), "--msdm-schedule", json.dumps(sigmas), "--csv",
          str(tmp_path / "gen.csv"), "--out-dir", str(tmp_path / "pairs"), "--tasks", str(tmp_path / "tasks")])  # fmt: skip
     rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "gen.csv"))}
-    assert list(rows) == ["componet", "msdm", "random", "truth"] and float(rows["componet"]["fad"]) >= 0
-    for folder in ("conditioning", "componet", "msdm", "random", "truth"):
+    assert (
+        list(rows) == ["componet", "msdm", "random", "truth", "codec"] and float(rows["componet"]["fad"]) >= 0
+    )
+    assert rows["componet"]["base"].startswith("a small AudioLDM2-shaped base trained here")
+    for folder in ("conditioning", "componet", "msdm", "random", "truth", "codec"):
         assert len(list((tmp_path / "pairs" / folder).glob("*.wav"))) == 4
     index = json.loads((tmp_path / "tasks" / "index.json").read_text())
     assert [item["name"].split("_")[0] for item in index] == list(TASKS)
@@ -309,6 +314,7 @@ def test_cli_trains_generates_scores_and_reports(tmp_path):
     }
     fad = "FAD (the DAG's stem-classifier encoder)"
     assert table[("Slakh2100 / CompoNet", fad)] == f"{float(rows['componet']['fad']):.2f}"
+    assert table[("Slakh2100 / Ground Truth through the codec", fad)] == f"{float(rows['codec']['fad']):.2f}"
     tasks = {
         (r["row"], r["column"]): r["ours"]
         for r in csv.DictReader(open(tmp_path / "tables" / "table_6_6.csv"))
@@ -349,3 +355,231 @@ def test_queries_and_random_answers_use_sounding_stems():
             for i, t in enumerate(tracks)
             if i != q.track
         )
+
+
+# ----------------------------------------------------------------------------- thesis scale: AudioLDM2
+TINY_LDM_MEL = {"sample_rate": 8000, "n_fft": 256, "hop": 64, "n_mels": 16, "frames": 32}
+
+
+def tiny_audioldm2(folder, words=("bass", "drums", "guitar", "piano", "vocals", "other", "line", "kit",
+                                  "instruments", "[SEP]", ",", "nothing")) -> str:  # fmt: skip
+    """A randomly initialised AudioLDM2Pipeline with every component of AudioLDM 2 (CLAP and T5
+    prompt encoders, projection, GPT-2, U-Net with two cross-attention inputs, VAE, DDIM, HiFi-GAN
+    vocoder at 8 kHz / hop 64 / 16 mels), saved by ``save_pretrained`` as AudioLDM 2-Large would
+    be. Its RoBERTa and T5 tokenizers are trained here on the prompts' words (none ships offline)."""
+    import tempfile
+
+    from diffusers import AudioLDM2Pipeline, AutoencoderKL, DDIMScheduler
+    from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
+    from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer
+    from transformers import (
+        ClapAudioConfig,
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        ClapTextConfig,
+        GPT2Config,
+        GPT2LMHeadModel,
+        RobertaTokenizer,
+        SpeechT5HifiGan,
+        SpeechT5HifiGanConfig,
+        T5Config,
+        T5EncoderModel,
+        T5Tokenizer,
+    )
+
+    torch.manual_seed(0)
+    corpus = [" ".join(words)] * 4
+    with tempfile.TemporaryDirectory() as tmp:
+        bpe = ByteLevelBPETokenizer()
+        bpe.train_from_iterator(corpus, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                                show_progress=False)  # fmt: skip
+        bpe.save_model(tmp)
+        roberta = RobertaTokenizer.from_pretrained(tmp, model_max_length=16)
+        unigram = SentencePieceUnigramTokenizer()
+        unigram.train_from_iterator(corpus, vocab_size=60, special_tokens=["<pad>", "</s>", "<unk>"],
+                                    unk_token="<unk>", show_progress=False)  # fmt: skip
+        unigram.save(str(Path(tmp) / "t5.json"))
+        t5_tokenizer = T5Tokenizer(
+            tokenizer_file=str(Path(tmp) / "t5.json"), extra_ids=0, model_max_length=32
+        )
+    text = ClapTextConfig(hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
+                          vocab_size=len(roberta), projection_dim=8)  # fmt: skip
+    audio = ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=64, intermediate_size=16, depths=[1, 1],
+                            num_attention_heads=[1, 1], num_hidden_layers=1, hidden_size=16, projection_dim=8,
+                            patch_stride=2, patch_embed_input_channels=4)  # fmt: skip
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=8, n_head=2, n_layer=1, vocab_size=64, n_positions=64,
+                                      bos_token_id=0, eos_token_id=0))  # fmt: skip
+    gpt2.config.max_new_tokens = 4
+    from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2UNet2DConditionModel
+
+    pipe = AudioLDM2Pipeline(
+        vae=AutoencoderKL(
+            in_channels=1,
+            out_channels=1,
+            latent_channels=4,
+            block_out_channels=[8, 16],
+            down_block_types=["DownEncoderBlock2D"] * 2,
+            up_block_types=["UpDecoderBlock2D"] * 2,
+            norm_num_groups=8,
+        ),  # fmt: skip
+        text_encoder=ClapModel(
+            ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=8)
+        ),
+        text_encoder_2=T5EncoderModel(
+            T5Config(vocab_size=len(t5_tokenizer), d_model=16, d_ff=32, d_kv=8, num_heads=2, num_layers=1)
+        ),  # fmt: skip
+        projection_model=AudioLDM2ProjectionModel(
+            text_encoder_dim=8, text_encoder_1_dim=16, langauge_model_dim=8
+        ),
+        language_model=gpt2,
+        tokenizer=roberta,
+        tokenizer_2=t5_tokenizer,
+        feature_extractor=ClapFeatureExtractor(),
+        unet=AudioLDM2UNet2DConditionModel(
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(8, 16),
+            layers_per_block=1,
+            norm_num_groups=8,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=([None, 8, 16], [None, 8, 16]),
+            attention_head_dim=4,
+        ),  # fmt: skip
+        scheduler=DDIMScheduler(
+            beta_start=0.0015,
+            beta_end=0.0195,
+            beta_schedule="scaled_linear",
+            clip_sample=False,
+            set_alpha_to_one=False,
+        ),  # fmt: skip
+        vocoder=SpeechT5HifiGan(
+            SpeechT5HifiGanConfig(
+                model_in_dim=16,
+                sampling_rate=8000,
+                upsample_initial_channel=16,
+                upsample_rates=[8, 8],
+                upsample_kernel_sizes=[16, 16],
+                resblock_kernel_sizes=[3],
+                resblock_dilation_sizes=[[1, 3]],
+                normalize_before=False,
+            )
+        ),  # fmt: skip
+    )
+    with torch.no_grad():  # a random HiFi-GAN is near silent (-90 dBFS): made audible for the COCOLA score
+        pipe.vocoder.conv_post.weight.mul_(1000.0)
+    pipe.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def audioldm2(tmp_path_factory):
+    return tiny_audioldm2(tmp_path_factory.mktemp("audioldm2") / "audioldm2-large")
+
+
+def test_audioldm2_pipeline_is_the_base_codec_prompts_and_unet(audioldm2):
+    """Thesis scale: the saved pipeline's VAE + vocoder are the codec, its encode_prompt fills the
+    U-Net's two cross-attention inputs, and the adapter on its U-Net starts as that U-Net."""
+    from harness.componet.audioldm2 import PipelineCodec, load_pipeline, pipeline_prompts, pipeline_schedule
+
+    pipe = load_pipeline(audioldm2)
+    mel = MelSettings(**TINY_LDM_MEL)
+    codec = PipelineCodec(pipe, mel, audioldm2)
+    tone = torch.sin(2 * torch.pi * 1000 * torch.arange(mel.samples) / 8000)[None] * 0.5
+    image = codec.logmel(tone)
+    assert image.shape == (1, 1, 32, 16)
+    peak = int(image[0, 0, 8:24].mean(0).argmax())  # the mel bin of 1 kHz (Slaney, 16 bins to 4 kHz)
+    from torchaudio.functional import melscale_fbanks
+
+    banks = melscale_fbanks(129, 0.0, 4000.0, 16, 8000, norm="slaney", mel_scale="slaney")
+    assert peak == int(banks[32].argmax())  # FFT bin 32 of 256 points at 8 kHz is 1 kHz
+    z = codec.encode(torch.cat([tone, -tone]))
+    assert z.shape == (2, 4, 16, 8)
+    assert codec.decode(z).shape == (2, mel.samples)
+    bank = pipeline_prompts(pipe, ["bass [SEP] drums", "drums [SEP] bass"])
+    cond = bank.condition(["bass [SEP] drums", ""])
+    assert cond["encoder_hidden_states"].shape[-1] == 8 and cond["encoder_hidden_states_1"].shape[-1] == 16
+    assert cond["encoder_attention_mask_1"].shape == cond["encoder_hidden_states_1"].shape[:2]
+    net = CompoNet(pipe.unet).eval()
+    t = torch.tensor([10, 900])
+    with torch.no_grad():
+        assert torch.equal(net(z, t, z.flip(0), **cond), pipe.unet(z, t, return_dict=False, **cond)[0])
+    assert pipeline_schedule(pipe, 7).ddim().timesteps.numel() == 7
+    with pytest.raises(HarnessError, match="not the AudioLDM2 pipeline's"):
+        PipelineCodec(pipe, MelSettings(**{**TINY_LDM_MEL, "hop": 128}), audioldm2)
+    with pytest.raises(HarnessError, match="does not exist"):
+        load_pipeline(str(Path(audioldm2).parent / "absent"))
+
+
+def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
+    """The thesis-scale CompoNet DAG through the `gpu` profile and config/thesis.yaml, on CPU at
+    toy size: a saved AudioLDM2Pipeline as the base (codec, U-Net, prompt encoders: nothing of it
+    trains), Slakh- and MUSDB18-HQ-layout archives served on 127.0.0.1, one adapter per set, MSDM
+    at its own 22,050 Hz answering at the pipeline's 8 kHz, the COCOLA All model of the COCOLA
+    rules, Tables 6.6-6.8 at thesis scale and the task examples."""
+    import csv
+    import json
+
+    import yaml
+    from test_cocola import TOY as TOY_COCOLA
+    from test_cocola import _archive, _wav
+    from test_msdm import TOY_MSDM
+
+    from conftest import copy_workflow, run, slakh_archives, slakh_download
+
+    root, base = http_root
+    sha = slakh_archives(root, seconds=3.0)
+    musdb = {f"{split}/{name}/{stem}.wav": _wav(3.0, 44100, i + k)
+             for k, (split, name) in enumerate((("train", "A - One"), ("train", "B - Two"), ("test", "C - Three"),
+                                                ("test", "D - Four")))
+             for i, stem in enumerate(("bass", "drums", "other", "vocals"))}  # fmt: skip
+    musdb_sha = {"all/musdb18hq": _archive(root / "musdb18hq.zip", musdb)}
+    run_ = {"lr": 1e-3, "batch_size": 2, "steps": 2, "checkpoint_every": 2, "log_every": 1}
+    toy = {
+        "device": "cpu",
+        "downloads_dir": "data/downloads",
+        "audio": {"synthpop": {"tracks": {"train": 2, "valid": 1, "test": 1}, "bars": 2},
+                  "fad": {"encoder": "trained", "dataset": "synthpop",
+                          "training": {"steps": 2, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "embed_dim": 4}},
+                  "datasets": {"slakh": slakh_download(base, sha),
+                               "musdb18hq": {"url": base + "/musdb18hq.zip", "sha256": musdb_sha, "valid_tracks": []}}},
+        "msdm": TOY_MSDM,
+        "cocola": {**TOY_COCOLA, "datasets": ["slakh"], "held_out": ["musdb18hq"], "all_tracks": {},
+                   "training": {**TOY_COCOLA["training"], "window_seconds": 0.5}},
+        "componet": {"pipeline": "models/pretrained/audioldm2-large", "mel": dict(TINY_LDM_MEL, frames=64),
+                     "pool_crops": 3, "base": {"schedule": {"train_steps": 1000, "beta_start": 0.0015,
+                                                            "beta_end": 0.0195, "sample_steps": 2}},
+                     "adapter": {"training": dict(run_, p_uncond=0.0)},
+                     "generation": {"chunks": 2, "guidance": 1.5, "msdm_candidates": 2, "examples": 1}},
+        "resources": {r: {"gpu": 0} for r in ("msdm_train", "msdm_separate", "msdm_generate", "cocola_train",
+                                               "cocola_evaluate", "componet_train", "componet_generate")},
+    }  # fmt: skip
+    wf = copy_workflow(tmp_path / "wf")
+    tiny_audioldm2(wf / "models/pretrained/audioldm2-large")
+    (wf / "toy.yaml").write_text(yaml.safe_dump(toy))
+    targets = [f"results/thesis/tables/table_6_{i}.csv" for i in (6, 7, 8)]
+    run(["snakemake", *targets, "--profile", "gpu", "--cores", "2", "--configfiles", "config.yaml",
+         "config/thesis.yaml", "toy.yaml"], cwd=wf, timeout=1500)  # fmt: skip
+    for part in ("vae", "base"):  # the pipeline's parts, taken rather than trained
+        meta = json.loads((wf / f"results/thesis/componet/train/{part}.json").read_text())
+        assert meta["pipeline"] == "models/pretrained/audioldm2-large" and meta["trained_here"] is False
+    for name in ("slakh", "musdb18hq"):
+        meta = json.loads((wf / f"results/thesis/componet/train/adapter_{name}.json").read_text())
+        assert meta["steps"] == 2 and np.isfinite(meta["final_loss"])
+    t68 = {
+        (r["row"], r["column"]): r for r in csv.DictReader(open(wf / "results/thesis/tables/table_6_8.csv"))
+    }
+    assert {r["scale"] for r in t68.values()} == {"thesis"}
+    ours = {key: r["ours"] for key, r in t68.items()}
+    for name in ("Slakh2100", "MUSDB18-HQ"):
+        for method in ("CompoNet", "Random", "Ground Truth", "Ground Truth through the codec"):
+            assert " ± " in ours[(f"{name} / {method}", "COCOLA score")], (name, method)
+    assert " ± " in ours[("Slakh2100 / MSDM", "COCOLA score")]  # MSDM is trained on Slakh only
+    assert ours[("MUSDB18-HQ / MSDM", "COCOLA score")] == "not trained at this scale"
+    note = (wf / "results/thesis/tables/table_6_8.md").read_text()
+    assert "CompoNet's base: the AudioLDM2 pipeline in models/pretrained/audioldm2-large" in note
+    index = json.loads((wf / "results/thesis/componet/examples/componet_tasks_slakh/index.json").read_text())
+    assert len(index) == 5  # every task of Figure 6.6
+    t66 = list(csv.DictReader(open(wf / "results/thesis/tables/table_6_6.csv")))
+    assert any(r["ours"] for r in t66)

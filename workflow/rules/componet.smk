@@ -3,7 +3,10 @@
 # scored by sub-FAD and by the COCOLA score of the COCOLA rules, and Tables 6.6-6.8.
 COMPONET = config["componet"]
 COMPONET_SETS = COMPONET["datasets"]
-COMPONET_METHODS = ["componet", "random", "truth"]
+# thesis scale: an AudioLDM2Pipeline directory is the base (its VAE, vocoder, U-Net and prompt
+# encoders); componet_vae and componet_base then take it instead of training
+COMPONET_PIPELINE = COMPONET.get("pipeline")
+COMPONET_METHODS = ["componet", "random", "truth", "codec"]
 # MSDM answers only on the set it is trained on
 componet_msdm = lambda wildcards: (
     MP("msdm/msdm.pt") if wildcards.dataset == MSDM["dataset"] else []
@@ -18,12 +21,16 @@ COMPONET_COCOLA = [RP(f"componet/cocola/{d}_{m}.json") for d, m in COMPONET_SCOR
 
 
 wildcard_constraints:
-    cmethod="componet|msdm|random|truth",
+    cmethod="componet|msdm|random|truth|codec",
 
 
 rule componet_vae:
     input:
-        data=expand(DP("audio/{dataset}"), dataset=COMPONET_SETS),
+        data=(
+            []
+            if COMPONET_PIPELINE
+            else expand(DP("audio/{dataset}"), dataset=COMPONET_SETS)
+        ),
         code=CODE("componet", "train-vae"),
     output:
         model=MP("componet/vae.pt"),
@@ -40,14 +47,23 @@ rule componet_vae:
         **res("componet_train"),
     params:
         mel=cfg("componet.mel"),
-        vae=cfg("componet.vae"),
+        how=(
+            f"--pipeline {COMPONET_PIPELINE}"
+            if COMPONET_PIPELINE
+            else f"--vae {smk.json_word(COMPONET['vae'])}"
+        ),
+        data=lambda wildcards, input: (
+            f"--data {' '.join(input.data)}" if input.data else ""
+        ),
+        vae=dvc_param("componet.vae"),
+        pipeline=dvc_param("componet.pipeline"),
         seed=cfg("seed"),
         device=cfg("device"),
         checkpoint=CP("componet/vae.ckpt"),
         plot_x="step",
         plot_y="train_loss",
     shell:
-        "harness componet train-vae --data {input.data} --mel {params.mel} --vae {params.vae}"
+        "harness componet train-vae {params.data} --mel {params.mel} {params.how}"
         " --seed {params.seed} --device {params.device} --threads {threads}"
         " --checkpoint {params.checkpoint} --out {output.model} --history {output.plot}"
         " --meta {output.meta} --log {log}"
@@ -99,10 +115,23 @@ rule componet_base:
         **res("componet_train"),
     params:
         tags=cfg("componet.tags"),
-        encoder=cfg("componet.text_encoder"),
-        unet=cfg("componet.base.unet"),
         schedule=cfg("componet.base.schedule"),
-        settings=cfg("componet.base.training"),
+        how=(
+            f"--pipeline {COMPONET_PIPELINE}"
+            if COMPONET_PIPELINE
+            else " ".join(
+                f"--{flag} {smk.json_word(value) if isinstance(value, dict) else value}"
+                for flag, value in (
+                    ("text-encoder", COMPONET["text_encoder"]),
+                    ("unet", COMPONET["base"]["unet"]),
+                    ("settings", COMPONET["base"]["training"]),
+                )
+            )
+        ),
+        encoder=dvc_param("componet.text_encoder"),
+        unet=dvc_param("componet.base.unet"),
+        settings=dvc_param("componet.base.training"),
+        pipeline=dvc_param("componet.pipeline"),
         seed=cfg("seed"),
         device=cfg("device"),
         checkpoint=CP("componet/base.ckpt"),
@@ -110,8 +139,7 @@ rule componet_base:
         plot_y="train_loss",
     shell:
         "harness componet train-base --vae {input.vae} --latents {input.latents} --tags {params.tags}"
-        " --text-encoder {params.encoder} --unet {params.unet} --schedule {params.schedule}"
-        " --settings {params.settings} --seed {params.seed} --device {params.device}"
+        " --schedule {params.schedule} {params.how} --seed {params.seed} --device {params.device}"
         " --threads {threads} --checkpoint {params.checkpoint} --out {output.model}"
         " --history {output.plot} --meta {output.meta} --log {log}"
 

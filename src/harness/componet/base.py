@@ -20,32 +20,37 @@ from harness.core.logs import progress
 
 
 class PromptBank:
-    """Prompt text -> (token states [L, D], mask [L]) for cross-attention, all padded to one L.
-    An empty prompt is the unconditional one (classifier-free guidance)."""
+    """Prompt text -> the U-Net's cross-attention inputs, as named tensors (one row per prompt,
+    each padded to one length). An empty prompt is the unconditional one (classifier-free
+    guidance). Embedded: ``encoder_hidden_states`` [L, D] and ``encoder_attention_mask`` [L] of
+    one text encoder; AudioLDM2 adds its second input (``encoder_hidden_states_1`` and its mask)."""
 
-    def __init__(self, texts: list[str], hidden: torch.Tensor, mask: torch.Tensor):
+    def __init__(self, texts: list[str], tensors: dict[str, torch.Tensor]):
         self.texts = list(texts)
         self.index = {t: i for i, t in enumerate(self.texts)}
-        self.hidden, self.mask = hidden.float(), mask.long()
+        self.tensors = {k: v.long() if "mask" in k else v.float() for k, v in tensors.items()}
+        if any(len(v) != len(self.texts) for v in self.tensors.values()):
+            raise HarnessError(f"a prompt bank of {len(self.texts)} texts has tensors of other lengths")
 
     @classmethod
     def encode(cls, encoder: str, texts: list[str]) -> PromptBank:
+        """Token states of a transformers text encoder (a local directory)."""
         from harness.diffusion.text import encode_tokens
 
         texts = sorted(set(texts) | {""})
         hidden, mask = encode_tokens(encoder, texts)
-        return cls(texts, hidden, mask)
+        return cls(texts, {"encoder_hidden_states": hidden, "encoder_attention_mask": mask})
 
     def state(self) -> dict:
-        return {"texts": self.texts, "hidden": self.hidden, "mask": self.mask}
+        return {"texts": self.texts, "tensors": self.tensors}
 
     @classmethod
     def from_state(cls, state: dict) -> PromptBank:
-        return cls(state["texts"], state["hidden"], state["mask"])
+        return cls(state["texts"], state["tensors"])
 
     @property
     def features(self) -> int:
-        return int(self.hidden.shape[-1])
+        return int(self.tensors["encoder_hidden_states"].shape[-1])
 
     def condition(self, texts: list[str], device="cpu") -> dict[str, torch.Tensor]:
         """The U-Net's cross-attention inputs for a batch of prompts."""
@@ -53,10 +58,7 @@ class PromptBank:
         if unknown:
             raise HarnessError(f"the model has no prompt {unknown[0]!r} ({len(self.texts)} known)")
         idx = torch.tensor([self.index[t] for t in texts])
-        return {
-            "encoder_hidden_states": self.hidden[idx].to(device),
-            "encoder_attention_mask": self.mask[idx].to(device),
-        }
+        return {k: v[idx].to(device) for k, v in self.tensors.items()}
 
 
 def make_unet(config: dict, latent_channels: int, features: int) -> nn.Module:

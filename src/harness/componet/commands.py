@@ -51,6 +51,13 @@ def _train_vae(args):
 
     device = _setup(args)
     mel = settings_arg(MelSettings, args.mel, "--mel")
+    if args.pipeline:  # thesis scale: AudioLDM2's own VAE and vocoder
+        from harness.componet.train import import_codec
+
+        import_codec(args.pipeline, mel, _files(args))
+        return
+    if not args.data or not args.vae:
+        raise HarnessError("train-vae needs --data and --vae (or --pipeline)")
     vae = json.loads(args.vae)
     tracks = []
     for root in args.data:
@@ -69,10 +76,11 @@ def _latents(args):
     from harness.componet.train import load_codec, pool
     from harness.train.files import load_state, save_state
 
-    _setup(args)
-    codec = load_codec(load_state(args.vae, "componet-vae", "CompoNet VAE"))
+    device = _setup(args)
+    codec = load_codec(load_state(args.vae, "componet-vae", "CompoNet VAE")).to(device)
     tracks, _, stems = load_tracks(args.data, "train", codec.mel_settings.sample_rate)
-    out = pool(codec, tracks, stems, args.crops, derive_seed(args.seed, "componet", "pool", args.dataset))
+    seed = derive_seed(args.seed, "componet", "pool", args.dataset)
+    out = pool(codec, tracks, stems, args.crops, seed, device)
     save_state(args.out, "componet-latents", {**out, "name": args.dataset})
     LOG.info("%s: latents %s of %d crops x %d sub-mixes", args.dataset, tuple(out["latents"].shape), args.crops,
              out["latents"].shape[1])  # fmt: skip
@@ -103,17 +111,29 @@ def _train_base(args):
             raise HarnessError(f"--tags must name a tag for each stem of {name} ({p['stems']})")
         texts += [caption(s, tags[name]) for s in all_subsets(p["stems"]) if s]
         texts += [prompt(y, x, tags[name]) for y, x in all_pairs(p["stems"])]
-    prompts = PromptBank.encode(args.text_encoder, texts)
     codec = load_state(args.vae, "componet-vae", "CompoNet VAE")
-    settings = settings_arg(BaseSettings, args.settings, "--settings")
     schedule = settings_arg(Schedule, args.schedule, "--schedule")
+    if args.pipeline:  # thesis scale: AudioLDM2's U-Net, schedule and prompt encoders
+        from harness.componet.train import import_base
+
+        if codec["config"].get("pipeline") != args.pipeline:
+            raise HarnessError(f"{args.vae} is not the codec of the pipeline {args.pipeline}")
+        import_base(args.pipeline, codec, tags, texts, schedule.sample_steps, _files(args))
+        return
+    missing = [
+        f"--{k.replace('_', '-')}" for k in ("text_encoder", "unet", "settings") if not getattr(args, k)
+    ]
+    if missing:
+        raise HarnessError(f"train-base needs {', '.join(missing)} (or --pipeline)")
+    prompts = PromptBank.encode(args.text_encoder, texts)
+    settings = settings_arg(BaseSettings, args.settings, "--settings")
     seed = derive_seed(args.seed, "componet", "base")
     train_base(pools, tags, prompts, codec, json.loads(args.unet), schedule, settings, seed, _files(args), device,
                args.stop_after)  # fmt: skip
 
 
 def _train(args):
-    from harness.componet.base import PromptBank, Schedule, make_unet
+    from harness.componet.inference import load_base
     from harness.componet.train import BaseSettings, train_adapter
     from harness.train.files import load_state
 
@@ -123,11 +143,8 @@ def _train(args):
     tags = base["config"]["tags"].get(name)
     if tags is None:
         raise HarnessError(f"the base model {args.base} was not trained with {name}'s tags")
-    prompts = PromptBank.from_state(base["prompts"])
-    unet = make_unet(base["config"]["unet"], base["config"]["latent_channels"], prompts.features)
-    unet.load_state_dict(base["unet"])
+    unet, _, prompts, schedule = load_base(base)
     settings = settings_arg(BaseSettings, args.settings, "--settings")
-    schedule = Schedule(**base["config"]["schedule"])
     extra = {
         "base_unet_config": base["config"]["unet"],
         "stems": data["stems"],
@@ -156,7 +173,7 @@ def _generate(args):
 
     device = _setup(args)
     spec = json.loads(args.generation)
-    model = Model.load(args.base, args.adapter)
+    model = Model.load(args.base, args.adapter, device=device)
     rate, length = model.codec.mel_settings.sample_rate, model.codec.mel_settings.samples
     tracks, _, stems = load_tracks(args.data, "test", rate)
     if stems != model.stems:
@@ -175,18 +192,20 @@ def _generate(args):
         from harness.diffusion.samplers import Schedule
 
         denoiser, config = load_model(args.msdm, device)
-        if config["mixture"] or config["stems"] != stems or config["sample_rate"] != rate:
-            raise HarnessError(f"{args.msdm}: not an MSDM model of {stems} at {rate} Hz")
+        if config["mixture"] or config["stems"] != stems:
+            raise HarnessError(f"{args.msdm}: not an MSDM model of {stems}")
         sigmas = settings_arg(Schedule, args.msdm_schedule, "--msdm-schedule").sigmas()
         seed = derive_seed(args.seed, "componet", "msdm")
-        answers["msdm"] = msdm_answers(Padded(denoiser), sigmas, qs, stems, spec["msdm_candidates"], seed)
+        answers["msdm"] = msdm_answers(Padded(denoiser), sigmas, qs, stems, spec["msdm_candidates"], seed, rate,
+                                       config["sample_rate"])  # fmt: skip
     answers["random"] = random
     answers["truth"] = np.stack([submix(q.chunk, stems, q.x) for q in qs])
+    answers["codec"] = model.through_codec(answers["truth"])  # what the codec alone costs
     encoder = backbone_encoder(args.backbone, args.encoder, args.ckpt_dir)
     real = list(answers["truth"])
     rows = [{"method": m, "fad": round(fad_of_mixes(encoder, real, a, rate), 4) if m != "truth" else "",
-             "queries": len(qs), "encoder": args.backbone} for m, a in answers.items()]  # fmt: skip
-    write_rows_csv(args.csv, rows, ["method", "fad", "queries", "encoder"])
+             "queries": len(qs), "encoder": args.backbone, "base": model.base} for m, a in answers.items()]  # fmt: skip
+    write_rows_csv(args.csv, rows, ["method", "fad", "queries", "encoder", "base"])
     LOG.info("sub-FAD (%s): %s", encoder.name, {r["method"]: r["fad"] for r in rows})
     with atomic_dir(args.out_dir) as tmp:
         for i, q in enumerate(qs):
@@ -236,11 +255,13 @@ def _common(p) -> None:
 
 def register(sub, step) -> None:
     """Add the componet steps to the ``componet`` subparser ``sub`` (``step`` adds --log/-v)."""
-    p = step(sub, "train-vae", _train_vae, "Train the embedded base's VAE on log-mels (resumable)")
+    p = step(sub, "train-vae", _train_vae,
+             "Train the embedded base's VAE on log-mels (resumable), or take an AudioLDM2 pipeline's")  # fmt: skip
     _common(p)
-    p.add_argument("--data", type=InDir(), nargs="+", required=True, help="the datasets' folders")
+    p.add_argument("--data", type=InDir(), nargs="+", help="the datasets' folders (to train)")
     p.add_argument("--mel", type=JsonText(schema=f"{SCHEMA}/mel"), required=True)
-    p.add_argument("--vae", type=JsonText(schema=f"{SCHEMA}/vae"), required=True)
+    p.add_argument("--vae", type=JsonText(schema=f"{SCHEMA}/vae"), help="the VAE to train")
+    p.add_argument("--pipeline", type=ENCODER, help="an AudioLDM2Pipeline directory: its VAE and vocoder")
     _run_outputs(p)
 
     p = step(sub, "latents", _latents, "VAE latents of every sub-mix of random training crops")
@@ -251,17 +272,17 @@ def register(sub, step) -> None:
     p.add_argument("--crops", type=Int(1, 10**6), required=True)
     p.add_argument("--out", type=OutFile(), required=True)
 
-    p = step(
-        sub, "train-base", _train_base, "Train the embedded base U-Net on captioned sub-mixes (resumable)"
-    )
+    p = step(sub, "train-base", _train_base,
+             "Train the embedded base U-Net on captioned sub-mixes (resumable), or take an AudioLDM2 pipeline's")  # fmt: skip
     _common(p)
     p.add_argument("--vae", type=InFile("pt"), required=True)
     p.add_argument("--latents", type=InFile("pt"), nargs="+", required=True)
     p.add_argument("--tags", type=JsonText(schema=f"{SCHEMA}/tags"), required=True)
-    p.add_argument("--text-encoder", type=ENCODER, required=True)
-    p.add_argument("--unet", type=JsonText(schema=f"{SCHEMA}/base/properties/unet"), required=True)
     p.add_argument("--schedule", type=JsonText(schema=f"{SCHEMA}/base/properties/schedule"), required=True)
-    p.add_argument("--settings", type=JsonText(schema=f"{SCHEMA}/base/properties/training"), required=True)
+    p.add_argument("--text-encoder", type=ENCODER, help="to train: the prompts' text encoder")
+    p.add_argument("--unet", type=JsonText(schema=f"{SCHEMA}/base/properties/unet"), help="to train")
+    p.add_argument("--settings", type=JsonText(schema=f"{SCHEMA}/base/properties/training"), help="to train")
+    p.add_argument("--pipeline", type=ENCODER, help="an AudioLDM2Pipeline directory: its U-Net and encoders")
     _run_outputs(p)
 
     p = step(sub, "train", _train, "Train the CompoNet adapter of one dataset, the base frozen (resumable)")

@@ -102,18 +102,29 @@ def componet_answers(model, qs: list[Query], guidance: float, seed: int, batch: 
 
 
 def msdm_answers(
-    denoise, sigmas, qs: list[Query], stems: list[str], candidates: int, seed: int
-) -> np.ndarray:
+    denoise, sigmas, qs: list[Query], stems: list[str], candidates: int, seed: int,
+    rate: int | None = None, msdm_rate: int | None = None,
+) -> np.ndarray:  # fmt: skip
     """MSDM's partial generation of the X stems given the Y stems (eq. 6.2); of ``candidates``
-    samples the one whose m_X has the largest L2 norm (MSDM tends to generate silence)."""
+    samples the one whose m_X has the largest L2 norm (MSDM tends to generate silence). A model
+    at another rate than the queries (thesis scale: MSDM at 22,050 Hz, AudioLDM2 at 16 kHz) hears
+    the chunks resampled to ``msdm_rate`` and its answers come back at ``rate``."""
     from harness.diffusion.samplers import generate_partial
+    from harness.io.wav import resample
 
+    other = rate is not None and msdm_rate is not None and rate != msdm_rate
     out = []
     for k, q in enumerate(progress(qs, desc="msdm")):
         known = [s in q.y for s in stems]
-        given = torch.from_numpy(np.repeat(q.chunk[None], candidates, 0))
+        chunk = resample(q.chunk, rate, msdm_rate) if other else q.chunk
+        given = torch.from_numpy(np.repeat(np.asarray(chunk, np.float32)[None], candidates, 0))
         generator = torch.Generator().manual_seed(seed + k)
         sources = generate_partial(denoise, given, known, sigmas, 0.0, 0, generator).numpy()
         mixes = np.stack([submix(s, stems, q.x) for s in sources])
-        out.append(mixes[np.linalg.norm(mixes, axis=-1).argmax()])
+        best = mixes[np.linalg.norm(mixes, axis=-1).argmax()]
+        if other:
+            n = q.chunk.shape[-1]
+            best = resample(best, msdm_rate, rate)[:n]
+            best = np.pad(best, (0, n - best.shape[-1]))
+        out.append(best)
     return np.stack(out)

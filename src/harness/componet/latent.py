@@ -37,7 +37,7 @@ class LogMel(nn.Module):
     ``std`` (the training set's, stored with the model); ``invert`` is Griffin-Lim."""
 
     def __init__(
-        self, settings: MelSettings, mean: float = 0.0, std: float = 1.0, griffin_lim_iters: int = 32
+        self, settings: MelSettings, mean: float = 0.0, std: float = 1.0, griffin_lim_iters: int = 64
     ):
         super().__init__()
         from torchaudio.transforms import GriffinLim, InverseMelScale, MelSpectrogram

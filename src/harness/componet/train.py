@@ -118,16 +118,41 @@ def train_vae(
     return True
 
 
-def load_codec(state: dict) -> LatentCodec:
+def load_codec(state: dict, pipe=None):
+    """The codec of a ``componet-vae`` file: the trained ``LatentCodec``, or the AudioLDM2
+    pipeline's (``pipe`` if it is already loaded)."""
     config = state["config"]
+    if "pipeline" in config:
+        from harness.componet.audioldm2 import PipelineCodec, load_pipeline
+
+        pipe = pipe if pipe is not None else load_pipeline(config["pipeline"])
+        return PipelineCodec(pipe, MelSettings(**config["mel"]), config["pipeline"]).eval()
     codec = LatentCodec(MelSettings(**config["mel"]), config["vae"])
     codec.load_state_dict(state["state_dict"])
     return codec.eval()
 
 
+def _imported(files: RunFiles, kind: str, state: dict, parts, what: str, **meta) -> None:
+    """A pretrained part in place of a run: its model file, an empty history and the meta."""
+    save_state(files.model, kind, state)
+    params = sum(p.numel() for part in parts for p in part.parameters())
+    meta = {"parameters": params, **meta, "trained_here": False}
+    finish_run([], files.history_csv, meta, files.meta_json, files.checkpoint, ["step", "train_loss"])
+    LOG.info("%s: %d parameters %s", what, params, {k: v for k, v in meta.items() if k != "parameters"})
+
+
+def import_codec(pipeline: str, mel: MelSettings, files: RunFiles) -> None:
+    """Thesis scale: the AudioLDM2 pipeline's VAE and vocoder as the codec (nothing trains)."""
+    from harness.componet.audioldm2 import PipelineCodec, load_pipeline
+
+    codec = PipelineCodec(load_pipeline(pipeline), mel, pipeline)
+    _imported(files, "componet-vae", {"config": codec.config()}, [codec.vae, codec.vocoder],
+              "componet codec (AudioLDM2 VAE + vocoder)", pipeline=pipeline)  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- latent pools
 @torch.no_grad()
-def pool(codec: LatentCodec, tracks: list[np.ndarray], stems: list[str], n: int, seed: int) -> dict:
+def pool(codec, tracks: list[np.ndarray], stems: list[str], n: int, seed: int, device="cpu") -> dict:
     """The latents of every sub-mix of ``n`` random training crops: {"latents": [n, 2^N, C, h, w]
     float16 (``all_subsets`` order), "active": [n, N] stems that sound in each crop}."""
     crops = random_crops(tracks, n, codec.mel_settings.samples, np.random.default_rng(seed))
@@ -137,7 +162,7 @@ def pool(codec: LatentCodec, tracks: list[np.ndarray], stems: list[str], n: int,
     out = []
     for i in progress(range(n), desc="latents"):
         mixes = weights @ torch.from_numpy(crops[i])  # [2^N, samples]
-        out.append(codec.encode(mixes).half())
+        out.append(codec.encode(mixes.to(device)).cpu().half())
     return {"latents": torch.stack(out), "active": torch.from_numpy(active), "stems": stems}
 
 
@@ -195,6 +220,27 @@ def train_base(
     state = {"config": config, "unet": unet.state_dict(), "codec": codec_state, "prompts": prompts.state()}
     _finish(files, "componet-base", state, unet, history, "componet base", steps=settings.steps)
     return True
+
+
+def import_base(pipeline: str, codec_state: dict, tags: dict, texts: list[str], sample_steps: int,
+                files: RunFiles) -> None:  # fmt: skip
+    """Thesis scale: the AudioLDM2 pipeline's U-Net, schedule and prompt encoders as the base
+    (nothing trains); every prompt the adapters can be given is encoded once into the file."""
+    from harness.componet.audioldm2 import load_pipeline, pipeline_prompts, pipeline_schedule, unet_config
+
+    pipe = load_pipeline(pipeline)
+    schedule = pipeline_schedule(pipe, sample_steps)
+    config = {
+        "pipeline": pipeline,
+        "unet": unet_config(pipe, pipeline),
+        "schedule": asdict(schedule),
+        "tags": tags,
+        "latent_channels": pipe.unet.config.in_channels,
+    }
+    state = {"config": config, "codec": codec_state, "prompts": pipeline_prompts(pipe, texts).state()}
+    _imported(files, "componet-base", state, [pipe.unet, pipe.text_encoder, pipe.text_encoder_2,
+              pipe.projection_model, pipe.language_model], "componet base (AudioLDM2 U-Net + encoders)",
+              pipeline=pipeline, prompts=len(state["prompts"]["texts"]))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the adapter
