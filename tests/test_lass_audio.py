@@ -198,6 +198,7 @@ def test_audio_steps_end_to_end(data, tmp_path):
     assert "Traceback" not in bad.stderr and not (tmp_path / "bad.csv").exists()
 
 
+@pytest.mark.slow
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale LASS-on-music rules through the `gpu` profile and config/thesis.yaml, on CPU
     at toy size: Slakh-layout archives served on 127.0.0.1 (sha256-checked), the download, chunks

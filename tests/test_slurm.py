@@ -159,6 +159,7 @@ def test_odeen_rules_through_slurm_equal_local_run(slurm_cluster, local_odeen, t
     assert json.loads((cluster / "results/thesis/odeen/language.json").read_text())["n_rules"] == 24794
 
 
+@pytest.mark.slow
 def test_a_job_cancelled_mid_run_is_rerun_to_the_same_outputs(slurm_cluster, local_odeen, tmp_path):
     """scancel a running job (SIGTERM, as a preemption or a user's cancel): the step leaves no
     output, snakemake fails; the same command again completes with the local run's outputs."""
