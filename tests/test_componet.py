@@ -192,9 +192,13 @@ def test_three_runs_resume_train_only_the_adapter_and_perform_every_task(tmp_pat
     tracks, stems = _toy_tracks(8000, 3.0, 4), ["bass", "drums", "piano"]
     tags = {s: s for s in stems}
     files = lambda name: RunFiles(*(str(tmp_path / f"{name}.{e}") for e in ("pt", "csv", "json", "ckpt")))  # noqa: E731
-    vae = {"block_out_channels": [8, 16], "latent_channels": 4, "layers_per_block": 1, "norm_num_groups": 4}
+    vae = {"block_out_channels": [8, 16], "latent_channels": 4, "layers_per_block": 1, "norm_num_groups": 4,
+           "mid_attention": False}  # fmt: skip
     assert train_vae(tracks, mel, vae, 1e-4, RunSettings(1e-3, 2, 4, 2, 2), 0, files("vae"), "cpu")
     codec_state = load_state(str(tmp_path / "vae.pt"), "componet-vae", "VAE")
+    # the saved config rebuilds the VAE as trained: no self-attention in either mid block
+    assert [a is None for m in (load_codec(codec_state).vae.encoder, load_codec(codec_state).vae.decoder)
+            for a in m.mid_block.attentions] == [True, True]  # fmt: skip
     data = {**pool(load_codec(codec_state), tracks, stems, 6, 0), "name": "toy"}
     assert data["latents"].shape == (6, 8, 4, 32, 16) and data["active"].all()
     texts = [prompt(y, x, tags) for y, x in all_pairs(stems)] + [", ".join(x) for _, x in all_pairs(stems)]

@@ -82,6 +82,7 @@ def make_vae(config: dict) -> nn.Module:
         layers_per_block=config["layers_per_block"],
         norm_num_groups=config["norm_num_groups"],
         sample_size=config["frames"],
+        mid_block_add_attention=config.get("mid_attention", True),
     )
 
 
