@@ -284,6 +284,26 @@ def test_trained_model_scores_coherent_pairs_above_shuffled_ones(data, tmp_path)
         assert summary["pairs"] == 3 and abs(summary["mean"] - np.mean(scores[kind])) < 1e-3
     assert np.mean(scores["coherent"]) > np.mean(scores["shuffled"]) + 0.5
     assert sum(c > s for c, s in zip(scores["coherent"], scores["shuffled"])) >= 2
+    # a model that answers silence (refused by default: test_bad_score_inputs_stop_with_one_line);
+    # with --silent-answers skip it is counted, and the other pairs keep their scores
+    import shutil
+
+    from harness.io.wav import read_wav, write_wav
+
+    quiet = tmp_path / "quiet"
+    shutil.copytree(dirs["coherent"], quiet)
+    first = sorted(quiet.glob("*.wav"))[0]
+    audio, rate = read_wav(first)
+    write_wav(first, np.zeros_like(audio), rate)
+    base = ["harness", "cocola", "score", "--checkpoint", str(data / "model.pt"), "--conditioning", str(dirs["y"]),
+            "--accompaniment", str(quiet), "--summary", str(tmp_path / "quiet.json")]  # fmt: skip
+    run(base + ["--csv", str(tmp_path / "quiet.csv"), "--silent-answers", "skip"])
+    rows = list(csv.DictReader(open(tmp_path / "quiet.csv")))
+    assert [r["silent"] for r in rows] == ["True", "False", "False"] and rows[0]["score"] == ""
+    assert [float(r["score"]) for r in rows[1:]] == pytest.approx(scores["coherent"][1:], abs=1e-4)
+    summary = json.loads((tmp_path / "quiet.json").read_text())
+    assert summary["pairs"] == 2 and summary["silent"] == 1
+    assert abs(summary["mean"] - np.mean(scores["coherent"][1:])) < 1e-3
 
 
 def test_batched_scores_equal_pair_by_pair_scores(data):

@@ -246,10 +246,15 @@ rule componet_cocola:
         **res("default"),
     params:
         device=cfg("device"),
+        # a model's answer may be silent (counted, not scored); real sub-mixes are never
+        silent=lambda wildcards: (
+            "skip" if wildcards.cmethod in ("componet", "msdm", "codec") else "refuse"
+        ),
     shell:
         "harness cocola score --checkpoint {input.model} --conditioning {input.pairs}/conditioning"
         " --accompaniment {input.pairs}/{wildcards.cmethod} --resample --device {params.device}"
-        " --threads {threads} --csv {output.csv} --summary {output.summary} --log {log}"
+        " --silent-answers {params.silent} --threads {threads} --csv {output.csv}"
+        " --summary {output.summary} --log {log}"
 
 
 rule componet_report:

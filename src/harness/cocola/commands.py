@@ -186,7 +186,9 @@ def register(sub, step) -> None:
     p.add_argument("--threads", type=THREADS, default=1)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--csv", type=OutFile(), required=True, help="the score of each pair")
-    p.add_argument("--summary", type=OutFile(), help="JSON: mean, standard error, pairs")
+    p.add_argument("--summary", type=OutFile(), help="JSON: mean, standard error, pairs, silent")
+    p.add_argument("--silent-answers", choices=["refuse", "skip"], default="refuse",
+                   help="a silent accompaniment stops the step (refuse) or is counted, not scored (skip)")  # fmt: skip
 
     p = step(sub, "report", _report, "Table 7.1 (our values), the K = 2, 4, 8 table and Figure 7.3")
     p.add_argument("--accuracy", type=PAIR_ARG, action="append", default=[],

@@ -4,7 +4,9 @@ Pairs are WAV files of the same name in two folders. Each pair is cut into the w
 was trained on (non-overlapping; a shorter remainder is dropped) and its score is the mean over
 its windows of sim(h_y, h_x~). All windows of all pairs are embedded in batches. A pair whose
 files differ in rate or length, is shorter than one window, or is silent stops the step with
-one line: a score of silence would look like a (low) score of music.
+one line: a score of silence would look like a (low) score of music. Scoring a model's answers,
+``--silent-answers skip`` instead leaves a silent accompaniment unscored and counts it (the CSV
+marks it, the summary gives ``silent``), so a model that answers silence is seen to.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ def _clip(path: Path, rate: int, allow_resample: bool) -> tuple[np.ndarray, int]
     return (resample(mono[None], sr, rate)[0] if sr != rate else mono), sr
 
 
-def load_pair(y_path: Path, x_path: Path, rate: int, window: int, allow_resample: bool):
+def _silent(audio: np.ndarray) -> bool:
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return 20 * np.log10(max(rms, 1e-20)) < SILENT_DB
+
+
+def load_pair(
+    y_path: Path, x_path: Path, rate: int, window: int, allow_resample: bool, skip_silent: bool = False
+):
+    """[windows, L] conditioning and accompaniment, or None for a silent accompaniment when
+    ``skip_silent``."""
     y, y_rate = _clip(y_path, rate, allow_resample)
     x, x_rate = _clip(x_path, rate, allow_resample)
     if y_rate != x_rate:
@@ -58,8 +69,9 @@ def load_pair(y_path: Path, x_path: Path, rate: int, window: int, allow_resample
             f"{y_path.name}: {len(y) / rate:.2f} s, shorter than the model's {window / rate:.2f} s window"
         )
     for path, audio in ((y_path, y), (x_path, x)):
-        rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-        if 20 * np.log10(max(rms, 1e-20)) < SILENT_DB:
+        if _silent(audio):
+            if skip_silent and path == x_path:
+                return None
             raise HarnessError(f"{path}: silent (RMS below {SILENT_DB:.0f} dBFS): nothing to score")
     n = len(y) // window
     return y[: n * window].reshape(n, window), x[: n * window].reshape(n, window)
@@ -87,13 +99,28 @@ def score_folders(args, device: str) -> None:
     rate, window = model.features.sample_rate, model.window
     cond, acc = Path(args.conditioning), Path(args.accompaniment)
     names = _pairs(cond, acc)
-    pairs = [load_pair(cond / n, acc / n, rate, window, args.resample) for n in names]
-    scores = score_pairs(model, pairs, device, args.batch)
-    write_rows_csv(args.csv, [{"pair": n, "windows": len(p[0]), "score": round(s, 4)}
-                              for n, p, s in zip(names, pairs, scores)])  # fmt: skip
-    mean = float(np.mean(scores))
-    sem = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else 0.0
+    skip = args.silent_answers == "skip"
+    loaded = [load_pair(cond / n, acc / n, rate, window, args.resample, skip) for n in names]
+    pairs = [p for p in loaded if p is not None]
+    if not pairs:
+        raise HarnessError(f"{acc}: every accompaniment is silent: nothing to score")
+    scored = score_pairs(model, pairs, device, args.batch)
+    each = iter(scored)
+    rows = [{"pair": n, "windows": 0, "score": "", "silent": True} if p is None
+            else {"pair": n, "windows": len(p[0]), "score": round(next(each), 4), "silent": False}
+            for n, p in zip(names, loaded)]  # fmt: skip
+    write_rows_csv(args.csv, rows)
+    mean = float(np.mean(scored))
+    sem = float(np.std(scored, ddof=1) / np.sqrt(len(scored))) if len(scored) > 1 else 0.0
+    silent = len(rows) - len(scored)
     if args.summary:
-        write_text(args.summary, json.dumps({"pairs": len(scores), "mean": round(mean, 4), "sem": round(sem, 4),
-                                             "checkpoint": str(args.checkpoint)}, indent=1) + "\n")  # fmt: skip
-    LOG.info("COCOLA score of %d pairs: %.3f +- %.3f", len(scores), mean, sem)
+        summary = {"pairs": len(scored), "silent": silent, "mean": round(mean, 4), "sem": round(sem, 4),
+                   "checkpoint": str(args.checkpoint)}  # fmt: skip
+        write_text(args.summary, json.dumps(summary, indent=1) + "\n")
+    LOG.info(
+        "COCOLA score of %d pairs: %.3f +- %.3f (%d silent answers not scored)",
+        len(scored),
+        mean,
+        sem,
+        silent,
+    )

@@ -24,7 +24,7 @@ ROWS = {"componet": "CompoNet", "msdm": "MSDM", "random": "Random", "truth": "Gr
 ONLY_OURS = {"codec"}
 SUMMARY = {"type": "object", "required": ["pairs", "mean", "sem"],
            "properties": {"pairs": {"type": "integer", "minimum": 1}, "mean": {"type": "number"},
-                          "sem": {"type": "number"}}}  # fmt: skip
+                          "sem": {"type": "number"}, "silent": {"type": "integer", "minimum": 0}}}  # fmt: skip
 NOT_TRAINED = "not trained at this scale"
 # the thesis's FAD columns by the backbone that fills them; `trained` (the DAG's encoder) has its own
 FAD_COLUMNS = {"clap": "FAD CLAP", "encodec": "FAD EnCodec", "vggish": "FAD VGGish",
@@ -56,6 +56,14 @@ def _fad(path: str) -> dict[str, dict]:
     return {r["method"]: r for r in rows}
 
 
+def _cocola_cell(score: dict | None) -> str:
+    if not score:
+        return ""
+    cell = f"{score['mean']:.2f} ± {score['sem']:.2f}"
+    silent = score.get("silent", 0)
+    return cell + (f" ({silent} of {silent + score['pairs']} answers silent)" if silent else "")
+
+
 def write_report(args) -> None:
     names = json.loads(args.names)
     generation = _pairs(args.generation, "--generation")
@@ -82,7 +90,7 @@ def write_report(args) -> None:
             if method != "truth":
                 rows.append((row, encoder, f"{float(fad[method]['fad']):.2f}"))
             score = cocola.get(f"{dataset}/{method}")
-            rows.append((row, "COCOLA score", f"{score['mean']:.2f} ± {score['sem']:.2f}" if score else ""))
+            rows.append((row, "COCOLA score", _cocola_cell(score)))
         performed[dataset] = {m: cocola.get(f"{dataset}/{m}") for m in ROWS}
     sets = ", ".join(f"{names.get(d, d)} rows: our {d}" for d in generation)
     fad_with = {"trained": "the DAG's trained stem-classifier encoder (no CLAP, EnCodec or VGGish weights ship "
@@ -91,7 +99,7 @@ def write_report(args) -> None:
         f"{sets}; {queries} queries per set (thesis: 200), each a random input sub-mix Y of a test chunk and a "
         f"random query X from the stems it leaves out. FAD: sub-FAD of the answers against the true sub-mixes, "
         f"with {fad_with}. COCOLA score: mean ± s.e. of eq. 7.4 over the (Y, answer) pairs, with the COCOLA All "
-        f"model of Table 7.1. CompoNet's base: {'; '.join(sorted(bases))}. Ground Truth through the codec (ours "
+        f"model of Table 7.1; a silent answer is not scored, and the cell says how many were. CompoNet's base: {'; '.join(sorted(bases))}. Ground Truth through the codec (ours "
         "only): the true X encoded and decoded by CompoNet's VAE and vocoder, what the codec alone costs."
     ))  # fmt: skip
     _tables_6_6_and_6_7(args, out, performed)
