@@ -99,8 +99,9 @@ def write_report(args) -> None:
         f"{sets}; {queries} queries per set (thesis: 200), each a random input sub-mix Y of a test chunk and a "
         f"random query X from the stems it leaves out. FAD: sub-FAD of the answers against the true sub-mixes, "
         f"with {fad_with}. COCOLA score: mean ± s.e. of eq. 7.4 over the (Y, answer) pairs, with the COCOLA All "
-        f"model of Table 7.1; a silent answer is not scored, and the cell says how many were. CompoNet's base: {'; '.join(sorted(bases))}. Ground Truth through the codec (ours "
-        "only): the true X encoded and decoded by CompoNet's VAE and vocoder, what the codec alone costs."
+        f"model of Table 7.1; a silent answer is not scored, and the cell says how many were. CompoNet's base: "
+        f"{'; '.join(sorted(bases))}. Ground Truth through the codec (ours only): the true X encoded and decoded "
+        "by CompoNet's VAE and vocoder, what the codec alone costs."
     ))  # fmt: skip
     _tables_6_6_and_6_7(args, out, performed)
 
