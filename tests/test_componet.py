@@ -210,10 +210,13 @@ def test_three_runs_resume_train_only_the_adapter_and_perform_every_task(tmp_pat
         "norm_num_groups": 8,
     }
     schedule, run = Schedule(1000, 0.0015, 0.0195, 3), BaseSettings(1e-3, 2, 4, 2, 2, 0.1)
-    assert train_base(
-        {"toy": data}, {"toy": tags}, bank, codec_state, unet_config, schedule, run, 0, files("base"), "cpu"
-    )
+    for name in ("base", "base_again"):  # a fresh run of the same seed: the same model, initial weights too
+        assert train_base(
+            {"toy": data}, {"toy": tags}, bank, codec_state, unet_config, schedule, run, 0, files(name), "cpu"
+        )
     base = load_state(str(tmp_path / "base.pt"), "componet-base", "base")
+    again = load_state(str(tmp_path / "base_again.pt"), "componet-base", "base")
+    assert all(torch.equal(v, again["unet"][k]) for k, v in base["unet"].items())
 
     def adapter(name, stop_after=None):
         unet = make_unet(unet_config, 4, bank.features)

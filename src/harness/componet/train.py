@@ -87,6 +87,7 @@ def train_vae(
     seed: int, files: RunFiles, device: str, stop_after: int | None = None,
 ) -> bool:  # fmt: skip
     """The VAE on log-mels of random sub-mixes of ``tracks`` (every dataset's training songs)."""
+    seed_everything(seed)  # the initial weights too (torch seeds each process at random)
     codec = LatentCodec(mel, vae_config)
     crops = random_crops(tracks, 512, mel.samples, np.random.default_rng(seed))
     stats = codec.logmel.raw(torch.from_numpy(crops.sum(1)))
@@ -183,6 +184,7 @@ def train_base(
 ) -> bool:  # fmt: skip
     """eps_phi on every dataset's pool: a random non-empty sub-mix of active stems, captioned."""
     first = next(iter(pools.values()))["latents"]
+    seed_everything(seed)  # the initial weights too
     unet = make_unet(unet_config, first.shape[2], prompts.features)
     scheduler = schedule.ddpm()
     names = sorted(pools)
@@ -249,6 +251,7 @@ def train_adapter(
     seed: int, files: RunFiles, device: str, extra: dict, stop_after: int | None = None,
 ) -> bool:  # fmt: skip
     """C_psi on one dataset's pool: z the latent of m_X, w that of m_Y, s eq. 6.20's prompt."""
+    seed_everything(seed)  # the initial weights too
     model = CompoNet(base_unet)
     scheduler = schedule.ddpm()
     stems, subsets = pool_["stems"], all_subsets(pool_["stems"])
