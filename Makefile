@@ -34,7 +34,7 @@ run: $(STAMP) deb
 	harness results check --run results --rev HEAD || echo "make run: finished; its tables differ from the committed ones beyond tolerance, or could not be compared (see above)"
 
 test: $(STAMP) deb-test lint
-	python -m pytest -m "not slow"
+	python -m pytest -m "not slow" --durations=25
 
 test-all: $(STAMP) deb-test lint
 	python -m pytest

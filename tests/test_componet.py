@@ -519,6 +519,7 @@ def test_audioldm2_pipeline_is_the_base_codec_prompts_and_unet(audioldm2):
         load_pipeline(str(Path(audioldm2).parent / "absent"))
 
 
+@pytest.mark.slow
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale CompoNet DAG through the `gpu` profile and config/thesis.yaml, on CPU at
     toy size: a saved AudioLDM2Pipeline as the base (codec, U-Net, prompt encoders: nothing of it

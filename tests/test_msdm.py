@@ -239,6 +239,7 @@ TOY_MSDM = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
     """The thesis-scale MSDM DAG through the `gpu` profile and config/thesis.yaml, on CPU at toy size:
     Slakh-layout archives served on 127.0.0.1 and checked by sha256, the download rule, every
