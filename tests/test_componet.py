@@ -197,8 +197,8 @@ def test_three_runs_resume_train_only_the_adapter_and_perform_every_task(tmp_pat
     assert train_vae(tracks, mel, vae, 1e-4, RunSettings(1e-3, 2, 4, 2, 2), 0, files("vae"), "cpu")
     codec_state = load_state(str(tmp_path / "vae.pt"), "componet-vae", "VAE")
     # the saved config rebuilds the VAE as trained: no self-attention in either mid block
-    assert [a is None for m in (load_codec(codec_state).vae.encoder, load_codec(codec_state).vae.decoder)
-            for a in m.mid_block.attentions] == [True, True]  # fmt: skip
+    rebuilt = load_codec(codec_state).vae
+    assert [a for m in (rebuilt.encoder, rebuilt.decoder) for a in m.mid_block.attentions] == [None, None]
     data = {**pool(load_codec(codec_state), tracks, stems, 6, 0), "name": "toy"}
     assert data["latents"].shape == (6, 8, 4, 32, 16) and data["active"].all()
     texts = [prompt(y, x, tags) for y, x in all_pairs(stems)] + [", ".join(x) for _, x in all_pairs(stems)]
