@@ -15,7 +15,7 @@ from harness.core.errors import HarnessError
 from harness.core.rows import write_rows_csv
 from harness.core.seeds import derive_seed
 from harness.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
-from harness.train.loop import RunFiles, finish_run, train_steps
+from harness.train.loop import RunFiles, finish_run, train_steps, warmup_cosine
 
 
 def test_atomic_outputs_leave_nothing_on_failure(tmp_path):
@@ -113,6 +113,24 @@ def test_loop_keeps_the_best_evaluation_and_resumes_with_it(tmp_path):
     assert not done
     resumed, history_2, done, _ = _regression(tmp_path, "best_resumed", keep_best="minus_error")
     assert done and history_2 == history and torch.equal(resumed.weight, model.weight)
+
+
+def test_warmup_cosine_schedule_and_a_resumed_run_follows_it(tmp_path):
+    """Linear warm-up to lr, cosine decay to 0 at the last step (known values); the loop sets it
+    on every step, so a run killed and resumed ends with the weights of one never stopped, and
+    differs from the same run at a constant rate."""
+    lr_at = warmup_cosine(0.1, 4, 14)
+    assert [round(lr_at(s), 6) for s in (0, 1, 3)] == [0.025, 0.05, 0.1]
+    assert lr_at(4) == 0.1 and abs(lr_at(9) - 0.05) < 1e-12 and abs(lr_at(14)) < 1e-12
+    assert all(lr_at(s) > lr_at(s + 1) for s in range(4, 13))
+    model, _, done, _ = _regression(tmp_path, "cos", lr_at=warmup_cosine(0.1, 3, 10))
+    assert done
+    _, _, done, _ = _regression(tmp_path, "cos_resumed", stop_after=5, lr_at=warmup_cosine(0.1, 3, 10))
+    assert not done
+    resumed, _, done, _ = _regression(tmp_path, "cos_resumed", lr_at=warmup_cosine(0.1, 3, 10))
+    assert done and torch.equal(resumed.weight, model.weight)
+    constant, _, _, _ = _regression(tmp_path, "constant")
+    assert not torch.equal(constant.weight, model.weight)
 
 
 def test_checkpoint_of_other_settings_is_not_resumed_and_a_foreign_file_is_kept(tmp_path):

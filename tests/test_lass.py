@@ -337,6 +337,12 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
     assert out.returncode == 2 and "argument --spec: value is not JSON" in out.stderr
     with pytest.raises(HarnessError, match="unknown sampler"):
         Sampler("nucleus")
+    for bad, cause in ((dict(lr_schedule="constant", warmup=10), "cosine lr_schedule only"),
+                       (dict(warmup=3000), "between 0 and steps - 1")):  # fmt: skip
+        out = _cli("train-prior", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--settings",
+                   json.dumps({**lass["mnist"]["prior"], **bad}), *RUNTIME, "--valid", "5", "--vqvae", str(tmp_path / "model.pt"),
+                   "--out", "a", "--history", "b", "--meta", "c", "--checkpoint", "d")  # fmt: skip
+        assert out.returncode == 2 and cause in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -426,7 +432,7 @@ def test_celeba_chain_through_the_cli_scores_fid(tmp_path, inception_weights):
        json.dumps({"codes": 16, "dim": 8, "beta": 0.25, "decay": 0.99, "dead_code": 2, **small}), "--out", f"{t}/v.pt", "--history", f"{t}/v.csv",
        "--meta", f"{t}/v.json", "--checkpoint", f"{t}/v.ckpt")  # fmt: skip
     ok("train-prior", "--data", f"{t}/c.npz", "--seed", "1", "--valid", "5", *RUNTIME, "--vqvae", f"{t}/v.pt", "--settings",
-       json.dumps({"n_layer": 1, "n_embd": 8, "n_head": 2, **small}), "--out", f"{t}/p.pt", "--history",
+       json.dumps({"n_layer": 1, "n_embd": 8, "n_head": 2, "lr_schedule": "cosine", "warmup": 1, **small}), "--out", f"{t}/p.pt", "--history",
        f"{t}/p.csv", "--meta", f"{t}/p.json", "--checkpoint", f"{t}/p.ckpt")  # fmt: skip
     ok("likelihood", "--dataset", "celeba", "--data", f"{t}/c.npz", "--seed", "1", *RUNTIME, "--vqvae", f"{t}/v.pt",
        "--settings", '{"epochs": 1, "batch": 10}', "--out", f"{t}/l.pt", "--meta", f"{t}/l.json")  # fmt: skip

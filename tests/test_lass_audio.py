@@ -27,6 +27,8 @@ PRIOR = {
     "steps": 4,
     "batch_size": 4,
     "lr": 1e-3,
+    "lr_schedule": "constant",
+    "warmup": 0,
     "checkpoint_every": 2,
 }
 SUPERVISED = {"sample_rate": RATE, "crop": 512, "lr": 1e-3, "batch_size": 2, "steps": 2, "checkpoint_every": 2,
@@ -217,6 +219,8 @@ def test_thesis_profile_dag_runs_on_cpu_at_toy_size(http_root, tmp_path):
         "steps": 2,
         "batch_size": 2,
         "lr": 1e-3,
+        "lr_schedule": "constant",
+        "warmup": 0,
         "checkpoint_every": 2,
     }
     toy = {

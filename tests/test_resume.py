@@ -67,7 +67,7 @@ def _prior(tmp: Path) -> list[str]:
         cwd=tmp, check=True, capture_output=True,
     )  # fmt: skip
     prior = {"n_layer": 2, "n_embd": 32, "n_head": 2, "steps": 300, "batch_size": 16, "lr": 1e-3,
-             "checkpoint_every": 10}  # fmt: skip
+             "lr_schedule": "cosine", "warmup": 20, "checkpoint_every": 10}  # fmt: skip
     return ["lass", "train-prior", "--data", "mnist.npz", "--vqvae", "vqvae.pt", "--valid", "50",
             "--settings", json.dumps(prior), "--device", "cpu", *RUNTIME]  # fmt: skip
 

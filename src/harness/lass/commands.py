@@ -90,8 +90,8 @@ def _train_prior(args):
     from harness.lass.train import encode_all, train_prior
 
     _threads(args)
-    train, valid = _train_split(args)
     settings = settings_arg(PriorSettings, args.settings, "--settings")
+    train, valid = _train_split(args)
     vqvae = load_vqvae(args.vqvae, _device(args))
     train_codes = encode_all(vqvae, train).flatten(1)
     valid_codes = encode_all(vqvae, valid).flatten(1)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.errors import HarnessError
+
+LR_SCHEDULES = ("constant", "cosine")
+
 
 @dataclass(frozen=True)
 class VQVAESettings:
@@ -28,7 +32,8 @@ class VQVAESettings:
 
 @dataclass(frozen=True)
 class PriorSettings:
-    """``lass.<dataset>.prior``: the GPT-2 prior's size and training."""
+    """``lass.<dataset>.prior``: the GPT-2 prior's size and training; ``lr_schedule``
+    ``constant`` or ``cosine`` (linear warm-up over ``warmup`` steps, then cosine decay to 0)."""
 
     n_layer: int
     n_embd: int
@@ -36,7 +41,21 @@ class PriorSettings:
     steps: int
     batch_size: int
     lr: float
+    lr_schedule: str
+    warmup: int
     checkpoint_every: int
+
+    def __post_init__(self):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise HarnessError(
+                f"prior lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
+            )
+        if self.lr_schedule == "constant" and self.warmup:
+            raise HarnessError("prior warmup applies to the cosine lr_schedule only (set it to 0)")
+        if not 0 <= self.warmup < self.steps:
+            raise HarnessError(
+                f"prior warmup {self.warmup} must be between 0 and steps - 1 ({self.steps - 1})"
+            )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from harness.lass.models import (
     with_bos,
 )
 from harness.train.checkpoint import seed_everything
-from harness.train.loop import RunFiles, finish_run, train_steps
+from harness.train.loop import RunFiles, finish_run, train_steps, warmup_cosine
 
 
 def train_and_save(
@@ -40,12 +40,13 @@ def train_and_save(
     tag: dict,
     files: RunFiles,
     stop_after: int | None,
+    lr_at=None,
 ) -> dict | None:
-    """Train (resumable), then write the model, its history CSV and meta JSON and remove the
-    checkpoint. None if stopped early."""
+    """Train (resumable; ``lr_at``: the learning-rate schedule, see ``train_steps``), then write
+    the model, its history CSV and meta JSON and remove the checkpoint. None if stopped early."""
     history, done = train_steps(
         model, optimizer, step_fn, settings.steps, rng, files.checkpoint, json.dumps(tag, sort_keys=True),
-        every=settings.checkpoint_every, evaluate=evaluate, stop_after=stop_after, desc=kind,
+        every=settings.checkpoint_every, evaluate=evaluate, stop_after=stop_after, desc=kind, lr_at=lr_at,
     )  # fmt: skip
     if not done:
         return None
@@ -124,6 +125,11 @@ def train_prior(
     rng = seed_everything(seed)
     model = make_prior(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
+    lr_at = (
+        warmup_cosine(settings.lr, settings.warmup, settings.steps)
+        if settings.lr_schedule == "cosine"
+        else None
+    )
     train_seq, valid_seq = with_bos(train_codes, codes).to(device), with_bos(valid_codes, codes).to(device)
 
     def nll(seq: torch.Tensor) -> torch.Tensor:
@@ -139,7 +145,7 @@ def train_prior(
     meta = train_and_save(
         "prior", "GPT-2 prior over VQ-VAE codes (transformers GPT2LMHeadModel, trained in the DAG)", model, config,
         opt, step_fn, evaluate, settings, rng,
-        {"settings": asdict(settings), "seed": seed, "n": len(train_seq), "codes": codes}, files, stop_after,
+        {"settings": asdict(settings), "seed": seed, "n": len(train_seq), "codes": codes}, files, stop_after, lr_at,
     )  # fmt: skip
     if meta is None:
         return False

@@ -11,6 +11,7 @@ Histories hold steps, losses and validation numbers only: wall-clock seconds go 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,17 @@ from harness.core.atomic import remove_when_done, write_text
 from harness.core.logs import LOG, progress
 from harness.core.rows import write_rows_csv
 from harness.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+def warmup_cosine(lr: float, warmup: int, steps: int) -> Callable[[int], float]:
+    """Linear warm-up over ``warmup`` steps to ``lr``, then cosine decay to 0 at ``steps``."""
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
+
+    return lr_at
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ def train_steps(
     checkpoint_every: int | None = None,
     after_step: Callable[[], None] | None = None,
     keep_best: str | None = None,
+    lr_at: Callable[[int], float] | None = None,
 ) -> tuple[list[dict], bool]:
     """Run ``steps`` optimisation steps, logging (and evaluating) every ``every`` steps and
     checkpointing every ``checkpoint_every`` (default: ``every``) and at the end; returns
@@ -59,7 +72,10 @@ def train_steps(
 
     ``keep_best``: a key of ``evaluate()``'s row (a validation loss); the run ends with the
     weights of the evaluation where it was lowest (the first on ties), as early stopping keeps
-    its best checkpoint, and the history's ``kept`` column marks that row."""
+    its best checkpoint, and the history's ``kept`` column marks that row.
+
+    ``lr_at(step)``: the learning rate of optimisation step ``step`` (0-based), set on every
+    parameter group before it (a schedule that follows the step, so a resumed run keeps it)."""
     checkpoint_every = checkpoint_every or every
     best: dict = {}
     step, history = load_checkpoint(checkpoint, model, optimizer, rng, tag, best)
@@ -67,6 +83,9 @@ def train_steps(
     started = time.perf_counter()
     while step < steps:
         model.train()
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step)
         loss = step_fn(rng)
         optimizer.zero_grad()
         loss.backward()
