@@ -63,6 +63,7 @@ benchmark: $(STAMP)
 	python benchmarks/bench_odeen_tables.py
 	python benchmarks/bench_sdr.py
 	python benchmarks/bench_lass_counts.py
+	python benchmarks/bench_lass_sampler.py
 	python benchmarks/bench_msdm.py
 	python benchmarks/bench_cocola.py
 
