@@ -86,6 +86,9 @@ def _check_subset(workflow_dir):
     with open(workflow_dir / "results/lass/test.csv") as fh:
         test = list(csv.DictReader(fh))
     assert len(test) == 8 and len({(r["source_1"], r["source_2"]) for r in test}) == 8
+    psnr = np.array([float(r["psnr"]) for r in test])  # the mean's standard error is printed beside it
+    se = cells[("LASS (Ours), standard error of the mean over the test mixtures", "MNIST (PSNR)")]["ours"]
+    assert float(se) == pytest.approx(psnr.std(ddof=1) / np.sqrt(len(psnr)), abs=0.051)
     gain = [float(r["psnr"]) - float(r["psnr_unrefined"]) for r in test]
     assert sum(gain) / len(gain) > 0.5 and min(gain) > 0, gain
     # what bounds LASS is logged per mixture: the sources' own codes refined, the share of

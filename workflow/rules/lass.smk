@@ -60,20 +60,21 @@ rule lass_vqvae:
         BENCHMARKS.format("lass/vqvae_{dataset}")
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["threads"]
+    threads: LASS["train_threads"]
     resources:
         **res("lass_train"),
     params:
         settings=lass_cfg("vqvae"),
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
+        threads=cfg("lass.train_threads"),
         device=cfg("device"),
         checkpoint=CP("lass/{dataset}_vqvae.ckpt"),
         plot_x="step",
         plot_y="valid_mse",
     shell:
         "harness lass train-vqvae --data {input.data} --settings {params.settings} --valid {params.valid}"
-        " --seed {params.seed} --device {params.device} --threads {threads}"
+        " --seed {params.seed} --device {params.device} --threads {params.threads}"
         " --checkpoint {params.checkpoint} --out {output.model}"
         " --history {output.plot} --meta {output.meta} --log {log}"
 
@@ -93,20 +94,21 @@ rule lass_prior:
         BENCHMARKS.format("lass/prior_{dataset}")
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["threads"]
+    threads: LASS["train_threads"]
     resources:
         **res("lass_train"),
     params:
         settings=lass_cfg("prior"),
         valid=cfg("lass.valid_images"),
         seed=cfg("seed"),
+        threads=cfg("lass.train_threads"),
         device=cfg("device"),
         checkpoint=CP("lass/{dataset}_prior.ckpt"),
         plot_x="step",
         plot_y="valid_nll",
     shell:
         "harness lass train-prior --data {input.data} --vqvae {input.vqvae} --settings {params.settings}"
-        " --valid {params.valid} --seed {params.seed} --device {params.device} --threads {threads}"
+        " --valid {params.valid} --seed {params.seed} --device {params.device} --threads {params.threads}"
         " --checkpoint {params.checkpoint} --out {output.model}"
         " --history {output.plot} --meta {output.meta} --log {log}"
 
