@@ -14,8 +14,14 @@ import torch
 
 from harness.core.errors import HarnessError
 from harness.lass import data
-from harness.lass.evaluate import average_baseline, pair_psnr
-from harness.lass.likelihood import Likelihood, SparseCounts, dense_counts, likelihood_stats
+from harness.lass.evaluate import average_baseline, pair_psnr, separate_mixtures
+from harness.lass.likelihood import (
+    Likelihood,
+    SparseCounts,
+    count_likelihood,
+    dense_counts,
+    likelihood_stats,
+)
 from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
 from harness.lass.separate import PriorPair, Sampler, draw, pick_top_k, refine, sample_codes
 
@@ -264,6 +270,27 @@ def test_refinement_fits_the_mixture():
     r1, r2 = refine(vqvae, e1, e2, x, steps=100, alpha=0.1, regularizer=1e-3)
     assert torch.allclose(d1, vqvae.decode_latents(e1)) and error(r1, r2) < 0.3 * error(d1, d2)
     assert all(p.requires_grad for p in vqvae.parameters())  # the model is left as it was
+
+
+def test_separation_without_the_ceiling_gives_the_same_separations(mnist):
+    # the ceiling refines the sources' own codes apart from the sampler's: leaving it out (the
+    # validation runs of Table 5.3) must change nothing else, not even the random stream
+    from harness.lass.config import RefineSettings
+
+    torch.manual_seed(0)
+    vqvae = VQVAE(VQVAEConfig(codes=8, dim=4, beta=0.25, decay=0.99, dead_code=2, channels=1)).eval()
+    prior = make_prior(PriorConfig(codes=8, length=49, n_layer=1, n_embd=16, n_head=2)).eval()
+    images = mnist["train_images"][:40].astype(np.float32)[:, None] / 255
+    counts, _ = count_likelihood(vqvae, images, epochs=2, batch=10, seed=0)
+    likelihood = Likelihood(counts)
+    x1, x2 = torch.from_numpy(images[:3]), torch.from_numpy(images[3:6])
+    args = (vqvae, prior, likelihood, x1, x2, Sampler("top_k", 4, top_k=2), RefineSettings(5, 0.1, 1e-3), 7)
+    with_bound = separate_mixtures(*args, batch=2)
+    without = separate_mixtures(*args, batch=2, ceiling=False)
+    assert torch.equal(with_bound[0], without[0]) and torch.equal(with_bound[1], without[1])
+    for full, lean in zip(with_bound[2], without[2]):
+        assert "psnr_ceiling" in full and "psnr_ceiling" not in lean
+        assert {k: v for k, v in full.items() if k != "psnr_ceiling"} == lean
 
 
 def test_pair_psnr_known_answer_and_average_baseline():
