@@ -100,10 +100,12 @@ def separate_mixtures(
                          **({"psnr_ceiling": round(float(bound[j]), 4)} if ceiling else {}),
                          "true_pair_counted": round(float(counted[j]), 4), "fallbacks": fallbacks[j]})  # fmt: skip
     bound_text = (
-        f"ceiling {np.mean([r['psnr_ceiling'] for r in rows]):.2f}" if ceiling else "ceiling not computed"
+        f"ceiling {np.mean([r['psnr_ceiling'] for r in rows]):.2f} from the true codes"
+        if ceiling
+        else "ceiling not computed"
     )
     LOG.info(
-        "LASS %s: mean PSNR %.2f dB (%.2f before refinement, %s from the true codes) over %d "
+        "LASS %s: mean PSNR %.2f dB (%.2f before refinement, %s) over %d "
         "mixtures; true code pair counted at %.1f%% of positions; %d fallback steps",
         sampler.kind,
         *(np.mean([r[k] for r in rows]) for k in ("psnr", "psnr_unrefined")),
