@@ -23,7 +23,7 @@ from harness.lass.likelihood import (
     likelihood_stats,
 )
 from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
-from harness.lass.separate import PriorPair, Sampler, draw, pick_top_k, refine, sample_codes
+from harness.lass.separate import PriorPair, Sampler, draw, pick_top_k, posterior_scores, refine, sample_codes
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,8 @@ def test_likelihood_known_answer_and_bad_codes():
         torch.tensor([2, 3, 3, 2, 2, 3]),
     )
     assert likelihood.counted(z1, z2, m).tolist() == [True, True, True, True, False, False]
+    expected = [np.log(2 / 3), np.log(1 / 3), np.log(1 / 3), np.log(2 / 3), -np.inf, -np.inf]
+    assert np.allclose(likelihood.log_l(z1, z2, m).numpy(), expected)  # -inf where never counted
     stats = likelihood_stats(counts, "toy", 3)
     assert stats["codes_used"] == 2 and stats["nonzeros"] == 4  # codes 0 and 1 as sources
     with pytest.raises(HarnessError, match="outside"):
@@ -249,6 +251,24 @@ def test_beam_search_returns_the_best_path_and_greedy_is_one_beam(prior):
     assert scores == sorted(scores, reverse=True)
     g1, g2 = sample_codes(pair, likelihood, mixture, Sampler("greedy"), gen)
     assert scores[0] >= score(g1[0], g2[0]) - 1e-5
+    # posterior_scores is the same sum for all beams at once; lambda scales log L only, and a
+    # pair never counted at its mixture code makes the whole path impossible
+    got = posterior_scores(prior, likelihood, b1, b2, torch.tensor(mixture), Sampler("beam", 8))
+    assert torch.allclose(got, torch.tensor(scores), atol=1e-4)
+    log_l = likelihood.log_l(b1, b2, torch.tensor(mixture).expand_as(b1)).sum(1)
+    doubled = posterior_scores(
+        prior, likelihood, b1, b2, torch.tensor(mixture), Sampler("beam", 8, likelihood_scale=2)
+    )
+    assert torch.allclose(doubled, got + log_l, atol=1e-4)
+    one_to_one = _one_to_one_likelihood(9, 3)  # code 3 a + b only from (a, b) or (b, a)
+    s1, s2, m = (
+        torch.tensor([[1, 0, 1, 0, 1]]),
+        torch.tensor([[1, 2, 0, 0, 2]]),
+        torch.tensor([4, 2, 3, 0, 5]),
+    )
+    assert torch.isfinite(posterior_scores(prior, one_to_one, s1, s2, m, Sampler("greedy"))).all()
+    s2[0, 3] = 1  # (0, 1) never made code 0
+    assert posterior_scores(prior, one_to_one, s1, s2, m, Sampler("greedy")) == -np.inf
     o1, o2 = sample_codes(pair, likelihood, mixture, Sampler("beam", 1), gen)
     assert torch.equal(o1, g1) and torch.equal(o2, g2)
 
@@ -291,6 +311,7 @@ def test_separation_without_the_ceiling_gives_the_same_separations(mnist):
     for full, lean in zip(with_bound[2], without[2]):
         assert "psnr_ceiling" in full and "psnr_ceiling" not in lean
         assert {k: v for k, v in full.items() if k != "psnr_ceiling"} == lean
+        assert full["search_error"] in (0, 1)
 
 
 def test_pair_psnr_known_answer_and_average_baseline():

@@ -94,6 +94,7 @@ def _check_subset(workflow_dir):
     # what bounds LASS is logged per mixture: the sources' own codes refined, the share of
     # positions whose true pair was counted, the steps that fell back on the priors alone
     assert all(0 <= float(r["true_pair_counted"]) <= 1 and int(r["fallbacks"]) >= 0 for r in test)
+    assert {r["search_error"] for r in test} <= {"0", "1"}  # the truth outscored every candidate
     assert sum(float(r["psnr_ceiling"]) for r in test) > sum(float(r["psnr_unrefined"]) for r in test)
 
 

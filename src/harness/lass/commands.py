@@ -31,7 +31,14 @@ from harness.core.seeds import derive_seed
 from harness.train.loop import RunFiles
 
 # the per-mixture columns of `harness lass separate` (harness.lass.evaluate.separate_mixtures)
-SEPARATION_COLUMNS = ("psnr", "psnr_unrefined", "psnr_ceiling", "true_pair_counted", "fallbacks")
+SEPARATION_COLUMNS = (
+    "psnr",
+    "psnr_unrefined",
+    "psnr_ceiling",
+    "true_pair_counted",
+    "fallbacks",
+    "search_error",
+)
 
 
 def _threads(args) -> None:
@@ -174,7 +181,7 @@ def _separate(args):
                                      ceiling=not args.no_ceiling)  # fmt: skip
     for row, (a, b) in zip(rows, pairs):
         row.update(source_1=int(a), source_2=int(b))
-    columns = [c for c in SEPARATION_COLUMNS if not (args.no_ceiling and c == "psnr_ceiling")]
+    columns = [c for c in SEPARATION_COLUMNS if c in rows[0]]  # without the ceiling if it was left out
     write_rows_csv(args.csv, rows, ["mixture", "source_1", "source_2", *columns])
     if args.summary:
         summary = {"mixtures": len(rows), "sampler": json.loads(args.sampler), "split": args.split,

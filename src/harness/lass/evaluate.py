@@ -23,7 +23,7 @@ import torch
 from harness.core.logs import LOG, progress
 from harness.lass.config import NMFSettings, RefineSettings
 from harness.lass.likelihood import Likelihood
-from harness.lass.separate import PriorPair, Sampler, refine, sample_codes, select_by_l2
+from harness.lass.separate import PriorPair, Sampler, posterior_scores, refine, sample_codes, select_by_l2
 from harness.metrics.image import psnr_per_image
 
 
@@ -38,10 +38,14 @@ def pair_psnr(e1: torch.Tensor, e2: torch.Tensor, x1: torch.Tensor, x2: torch.Te
 def separate_one(vqvae, priors: PriorPair, likelihood: Likelihood, mixture: torch.Tensor, sampler: Sampler,
                  generator: torch.Generator, stats: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Codes of the mixture ``[1, c, h, w]`` -> candidates -> L2 selection: dense codes (e1, e2).
-    ``stats`` counts the sampler's fallbacks (``sample_codes``)."""
+    ``stats`` counts the sampler's fallbacks (``sample_codes``) and gets ``best_score``, the
+    highest posterior score among the candidates (``posterior_scores``)."""
     m = vqvae.encode(mixture)
     side = m.shape[-1]
     c1, c2 = sample_codes(priors, likelihood, m.reshape(-1).tolist(), sampler, generator, stats)
+    if stats is not None:
+        scores = posterior_scores(priors.models[0], likelihood, c1, c2, m.reshape(-1), sampler)
+        stats["best_score"] = float(scores.max())
     e1, e2, _ = select_by_l2(vqvae, c1, c2, mixture, side)
     return e1, e2
 
@@ -63,7 +67,10 @@ def separate_mixtures(
     and what bounds them: ``psnr_ceiling``, the PSNR of refining the sources' own codes (what
     a perfect sampler would reach); ``true_pair_counted``, the share of positions where the
     sources' code pair has L > 0 at the mixture's code (the rest no sampler can find); and
-    ``fallbacks``, the positions where the mixture code was never counted. ``ceiling=False``
+    ``fallbacks``, the positions where the mixture code was never counted; ``search_error``, 1
+    where the sources' own codes score higher under the sampler's posterior than every candidate
+    it found (the search, not the models, missed them; 0 also where the truth has L = 0 at some
+    position). ``ceiling=False``
     leaves the ceiling out (it depends on the mixtures only, and costs as much as the
     refinement itself)."""
     generator = torch.Generator(device=x1.device).manual_seed(seed)
@@ -73,13 +80,14 @@ def separate_mixtures(
     refine_args = (refine_settings.steps, refine_settings.alpha, refine_settings.regularizer)
     for start in progress(range(0, len(mixtures), batch), desc=f"LASS {sampler.kind}"):
         sl = slice(start, min(start + batch, len(mixtures)))
-        e1s, e2s, fallbacks = [], [], []
+        e1s, e2s, fallbacks, best = [], [], [], []
         for i in range(sl.start, sl.stop):
             stats = {"fallbacks": 0}
             e1, e2 = separate_one(vqvae, priors, likelihood, mixtures[i : i + 1], sampler, generator, stats)
             e1s.append(e1)
             e2s.append(e2)
             fallbacks.append(stats["fallbacks"])
+            best.append(stats["best_score"])
         e1, e2 = torch.cat(e1s), torch.cat(e2s)
         with torch.no_grad():
             before = pair_psnr(vqvae.decode_latents(e1), vqvae.decode_latents(e2), x1[sl], x2[sl])
@@ -87,6 +95,7 @@ def separate_mixtures(
         after = pair_psnr(r1, r2, x1[sl], x2[sl])
         z1, z2, m = vqvae.encode(x1[sl]), vqvae.encode(x2[sl]), vqvae.encode(mixtures[sl])
         counted = likelihood.counted(z1, z2, m).flatten(1).float().mean(1)
+        truth = posterior_scores(prior, likelihood, z1.flatten(1), z2.flatten(1), m.flatten(1), sampler)
         if ceiling:
             t1, t2 = refine(
                 vqvae, vqvae.codes_to_latents(z1), vqvae.codes_to_latents(z2), mixtures[sl], *refine_args
@@ -98,7 +107,8 @@ def separate_mixtures(
             rows.append({"mixture": start + j, "psnr": round(float(after[j]), 4),
                          "psnr_unrefined": round(float(before[j]), 4),
                          **({"psnr_ceiling": round(float(bound[j]), 4)} if ceiling else {}),
-                         "true_pair_counted": round(float(counted[j]), 4), "fallbacks": fallbacks[j]})  # fmt: skip
+                         "true_pair_counted": round(float(counted[j]), 4), "fallbacks": fallbacks[j],
+                         "search_error": int(float(truth[j]) > best[j])})  # fmt: skip
     bound_text = (
         f"ceiling {np.mean([r['psnr_ceiling'] for r in rows]):.2f} from the true codes"
         if ceiling
@@ -106,13 +116,15 @@ def separate_mixtures(
     )
     LOG.info(
         "LASS %s: mean PSNR %.2f dB (%.2f before refinement, %s) over %d "
-        "mixtures; true code pair counted at %.1f%% of positions; %d fallback steps",
+        "mixtures; true code pair counted at %.1f%% of positions; %d fallback steps; "
+        "%d search errors (the true codes outscore every candidate)",
         sampler.kind,
         *(np.mean([r[k] for r in rows]) for k in ("psnr", "psnr_unrefined")),
         bound_text,
         len(rows),
         100 * np.mean([r["true_pair_counted"] for r in rows]),
         sum(r["fallbacks"] for r in rows),
+        sum(r["search_error"] for r in rows),
     )
     return torch.cat(out1), torch.cat(out2), rows
 

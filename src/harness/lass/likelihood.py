@@ -113,6 +113,7 @@ class Likelihood:
             0, inverse, counts.counts.double()
         )
         log_l = torch.log(counts.counts.double() / totals[inverse]).float()
+        self._log_l_by_key = log_l.to(device)  # in the order of the sorted keys
         order = torch.argsort(mix * (k * k) + pair)  # by mixture code, then by pair
         self._z1 = (pair[order] // k).to(device)
         self._z2 = (pair[order] % k).to(device)
@@ -126,12 +127,21 @@ class Likelihood:
     def device(self) -> torch.device:
         return self._log_l.device
 
-    def counted(self, z1: torch.Tensor, z2: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Whether L[z1, z2, m] > 0, elementwise over same-shaped code tensors."""
+    def _find(self, z1: torch.Tensor, z2: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(index into the sorted keys, whether the key is there), elementwise."""
         k = self.codes
         key = ((z1.long() * k + z2.long()) * k + m.long()).to(self._keys.device)
         at = torch.searchsorted(self._keys, key).clamp(max=len(self._keys) - 1)
-        return self._keys[at] == key
+        return at, self._keys[at] == key
+
+    def counted(self, z1: torch.Tensor, z2: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Whether L[z1, z2, m] > 0, elementwise over same-shaped code tensors."""
+        return self._find(z1, z2, m)[1]
+
+    def log_l(self, z1: torch.Tensor, z2: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """log L[z1, z2, m] elementwise over same-shaped code tensors; -inf where never counted."""
+        at, found = self._find(z1, z2, m)
+        return torch.where(found, self._log_l_by_key[at], torch.full_like(self._log_l_by_key[at], -torch.inf))
 
     def slice(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         lo, hi = int(self._offsets[m]), int(self._offsets[m + 1])

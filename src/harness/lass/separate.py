@@ -27,6 +27,7 @@ import torch
 
 from harness.core.errors import HarnessError
 from harness.lass.likelihood import Likelihood
+from harness.lass.models import with_bos
 
 SAMPLERS = ("ancestral", "top_k", "greedy", "beam")
 HALVE_EVERY = 100  # the refinement's learning rate halves every 100 steps (original code)
@@ -180,6 +181,35 @@ def sample_codes(
         t1, t2 = z1[j], z2[j]
         seq1, seq2 = torch.cat([seq1, t1[:, None]], 1), torch.cat([seq2, t2[:, None]], 1)
     return seq1, seq2
+
+
+@torch.no_grad()
+def posterior_scores(
+    prior,
+    likelihood: Likelihood,
+    codes_1: torch.Tensor,
+    codes_2: torch.Tensor,
+    mixture: torch.Tensor,
+    sampler: Sampler,
+) -> torch.Tensor:
+    """What the samplers maximise, for whole code sequences ``[n, S]`` of both sources against
+    the mixture's codes ``[n, S]`` (or ``[S]``, the same for every row): the log-posterior of
+    the module docstring summed over the S positions. ``[n]``; -inf where a position's pair has
+    L = 0 at its mixture code (no sampler can pick it). Scoring the sources' own codes this way
+    tells search errors (the truth scores higher than every candidate found) from model errors."""
+    k = likelihood.codes
+    mixture = mixture.expand_as(codes_1)
+
+    def log_prior(codes):
+        logits = prior(input_ids=with_bos(codes, k)).logits[:, :-1, :k]
+        log_p = torch.log_softmax(logits / sampler.temperature, -1)
+        return log_p.gather(2, codes[:, :, None])[:, :, 0].sum(1)
+
+    log_l = likelihood.log_l(codes_1, codes_2, mixture).to(codes_1.device)
+    scaled = torch.where(
+        torch.isinf(log_l), log_l, sampler.likelihood_scale * log_l
+    )  # -inf stays at lambda 0
+    return log_prior(codes_1) + log_prior(codes_2) + scaled.sum(1)
 
 
 @torch.no_grad()
