@@ -95,6 +95,17 @@ def _check_subset(workflow_dir):
     # positions whose true pair was counted, the steps that fell back on the priors alone
     assert all(0 <= float(r["true_pair_counted"]) <= 1 and int(r["fallbacks"]) >= 0 for r in test)
     assert {r["search_error"] for r in test} <= {"0", "1"}  # the truth outscored every candidate
+    possible = sum(float(r["true_pair_counted"]) == 1 for r in test)
+    row = ("Mixtures whose true code pair has L > 0 at every position", "MNIST (PSNR)")
+    assert cells[row]["ours"] == f"{possible} of 8"
+    errors = sum(int(r["search_error"]) for r in test)  # only a possible truth can outscore
+    assert (
+        errors <= possible
+        and cells[("Mixtures whose true codes outscore every candidate (search errors)", "MNIST (PSNR)")][
+            "ours"
+        ]
+        == f"{errors} of 8"
+    )
     assert sum(float(r["psnr_ceiling"]) for r in test) > sum(float(r["psnr_unrefined"]) for r in test)
 
 
