@@ -218,8 +218,23 @@ def test_a_mixture_code_never_counted_falls_back_on_the_priors_and_is_counted(pr
     sparse = Likelihood(SparseCounts.empty(9).add(torch.tensor([1]), torch.tensor([1]), torch.tensor([4])))
     stats = {"fallbacks": 0}
     pair = PriorPair(prior, prior, 9)
-    c1, _ = sample_codes(pair, sparse, [4, 2, 4, 7, 0], Sampler("greedy"), torch.Generator(), stats)
+    c1, c2 = sample_codes(pair, sparse, [4, 2, 4, 7, 0], Sampler("greedy"), torch.Generator(), stats)
     assert stats["fallbacks"] == 3 and c1[0, 0] == 1 and c1[0, 2] == 1  # 2, 7 and 0 were never counted
+    # posterior_scores agrees with the sampler: log L = 0 at the fallback steps, log 1 = 0 at
+    # the two counted ones, so the score is the priors' alone; a pair never counted at a counted
+    # mixture code is impossible
+    codes = torch.cat([c1, c2])
+    with torch.no_grad():
+        log_p = torch.log_softmax(prior(input_ids=with_bos(codes, 9)).logits[:, :-1, :9], -1)
+    priors_only = float(log_p.gather(2, codes[:, :, None]).sum())
+    mix = torch.tensor([4, 2, 4, 7, 0])
+    assert sparse.mixture_counted(mix).tolist() == [True, False, True, False, False]
+    got = posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy"))
+    assert abs(float(got) - priors_only) < 1e-4
+    c2[0, 1] = (c2[0, 1] + 1) % 9  # any pair at a fallback step scores the same way
+    assert torch.isfinite(posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy"))).all()
+    c2[0, 0] = 2  # (1, 2) never made code 4
+    assert posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy")) == -np.inf
     stats = {"fallbacks": 0}
     sample_codes(pair, likelihood, [4, 2, 4, 7, 0], Sampler("greedy"), torch.Generator(), stats)
     assert stats["fallbacks"] == 0

@@ -143,6 +143,12 @@ class Likelihood:
         at, found = self._find(z1, z2, m)
         return torch.where(found, self._log_l_by_key[at], torch.full_like(self._log_l_by_key[at], -torch.inf))
 
+    def mixture_counted(self, m: torch.Tensor) -> torch.Tensor:
+        """Whether the mixture code was ever counted (its slice has a pair), elementwise; where
+        it was not, the samplers fall back on the priors alone (log L = 0 for every pair)."""
+        m = m.long().cpu()
+        return (self._offsets[m + 1] > self._offsets[m]).to(self.device)
+
     def slice(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         lo, hi = int(self._offsets[m]), int(self._offsets[m + 1])
         return self._z1[lo:hi], self._z2[lo:hi], self._log_l[lo:hi]

@@ -195,8 +195,10 @@ def posterior_scores(
     """What the samplers maximise, for whole code sequences ``[n, S]`` of both sources against
     the mixture's codes ``[n, S]`` (or ``[S]``, the same for every row): the log-posterior of
     the module docstring summed over the S positions. ``[n]``; -inf where a position's pair has
-    L = 0 at its mixture code (no sampler can pick it). Scoring the sources' own codes this way
-    tells search errors (the truth scores higher than every candidate found) from model errors."""
+    L = 0 at its mixture code (no sampler can pick it), and log L = 0 where the mixture code was
+    never counted (the samplers' fallback on the priors alone). Scoring the sources' own codes
+    this way tells search errors (the truth scores higher than every candidate found) from model
+    errors."""
     k = likelihood.codes
     mixture = mixture.expand_as(codes_1)
 
@@ -206,6 +208,7 @@ def posterior_scores(
         return log_p.gather(2, codes[:, :, None])[:, :, 0].sum(1)
 
     log_l = likelihood.log_l(codes_1, codes_2, mixture).to(codes_1.device)
+    log_l = torch.where(likelihood.mixture_counted(mixture).to(log_l.device), log_l, 0.0)
     scaled = torch.where(
         torch.isinf(log_l), log_l, sampler.likelihood_scale * log_l
     )  # -inf stays at lambda 0
