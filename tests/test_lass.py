@@ -231,7 +231,7 @@ def test_a_mixture_code_never_counted_falls_back_on_the_priors_and_is_counted(pr
     assert sparse.mixture_counted(mix).tolist() == [True, False, True, False, False]
     got = posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy"))
     assert abs(float(got) - priors_only) < 1e-4
-    c2[0, 1] = (c2[0, 1] + 1) % 9  # any pair at a fallback step scores the same way
+    c2[0, 1] = (c2[0, 1] + 1) % 9  # any pair at a fallback step stays possible
     assert torch.isfinite(posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy"))).all()
     c2[0, 0] = 2  # (1, 2) never made code 4
     assert posterior_scores(prior, sparse, c1, c2, mix, Sampler("greedy")) == -np.inf
