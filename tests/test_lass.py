@@ -326,7 +326,8 @@ def test_separation_without_the_ceiling_gives_the_same_separations(mnist):
     for full, lean in zip(with_bound[2], without[2]):
         assert "psnr_ceiling" in full and "psnr_ceiling" not in lean
         assert {k: v for k, v in full.items() if k != "psnr_ceiling"} == lean
-        assert full["search_error"] in (0, 1)
+        assert full["truth_possible"] in (0, 1) and full["search_error"] in (0, 1)
+        assert full["search_error"] <= full["truth_possible"]  # only a possible truth outscores
 
 
 def test_pair_psnr_known_answer_and_average_baseline():

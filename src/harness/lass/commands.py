@@ -37,6 +37,7 @@ SEPARATION_COLUMNS = (
     "psnr_ceiling",
     "true_pair_counted",
     "fallbacks",
+    "truth_possible",
     "search_error",
 )
 

@@ -67,10 +67,12 @@ def separate_mixtures(
     and what bounds them: ``psnr_ceiling``, the PSNR of refining the sources' own codes (what
     a perfect sampler would reach); ``true_pair_counted``, the share of positions where the
     sources' code pair has L > 0 at the mixture's code (the rest no sampler can find); and
-    ``fallbacks``, the positions where the mixture code was never counted; ``search_error``, 1
-    where the sources' own codes score higher under the sampler's posterior than every candidate
-    it found (the search, not the models, missed them; 0 also where the truth has L = 0 at some
-    position). ``ceiling=False``
+    ``fallbacks``, the positions where the mixture code was never counted; ``truth_possible``, 1
+    where the sources' own codes have a finite score under the sampler's posterior (L > 0 at
+    every position whose mixture code was counted; where it was not, the sampler falls back on
+    the priors and any pair is possible); ``search_error``, 1 where the sources' own codes score
+    higher under the sampler's posterior than every candidate it found (the search, not the
+    models, missed them; never where ``truth_possible`` is 0). ``ceiling=False``
     leaves the ceiling out (it depends on the mixtures only, and costs as much as the
     refinement itself)."""
     generator = torch.Generator(device=x1.device).manual_seed(seed)
@@ -108,6 +110,7 @@ def separate_mixtures(
                          "psnr_unrefined": round(float(before[j]), 4),
                          **({"psnr_ceiling": round(float(bound[j]), 4)} if ceiling else {}),
                          "true_pair_counted": round(float(counted[j]), 4), "fallbacks": fallbacks[j],
+                         "truth_possible": int(bool(torch.isfinite(truth[j]))),
                          "search_error": int(float(truth[j]) > best[j])})  # fmt: skip
     bound_text = (
         f"ceiling {np.mean([r['psnr_ceiling'] for r in rows]):.2f} from the true codes"
@@ -116,14 +119,15 @@ def separate_mixtures(
     )
     LOG.info(
         "LASS %s: mean PSNR %.2f dB (%.2f before refinement, %s) over %d "
-        "mixtures; true code pair counted at %.1f%% of positions; %d fallback steps; "
-        "%d search errors (the true codes outscore every candidate)",
+        "mixtures; true code pair counted at %.1f%% of positions; %d fallback steps; true codes "
+        "possible in %d mixtures; %d search errors (the true codes outscore every candidate)",
         sampler.kind,
         *(np.mean([r[k] for r in rows]) for k in ("psnr", "psnr_unrefined")),
         bound_text,
         len(rows),
         100 * np.mean([r["true_pair_counted"] for r in rows]),
         sum(r["fallbacks"] for r in rows),
+        sum(r["truth_possible"] for r in rows),
         sum(r["search_error"] for r in rows),
     )
     return torch.cat(out1), torch.cat(out2), rows
