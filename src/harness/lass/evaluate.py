@@ -62,19 +62,19 @@ def separate_mixtures(
     batch: int = 64,
     ceiling: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """LASS on the mixtures (x1 + x2) / 2: estimates ``[n, c, h, w]`` of each source and one
-    row per mixture (``batch`` mixtures are refined at once): PSNR after and before refinement,
-    and what bounds them: ``psnr_ceiling``, the PSNR of refining the sources' own codes (what
-    a perfect sampler would reach); ``true_pair_counted``, the share of positions where the
-    sources' code pair has L > 0 at the mixture's code (the rest no sampler can find); and
-    ``fallbacks``, the positions where the mixture code was never counted; ``truth_possible``, 1
-    where the sources' own codes have a finite score under the sampler's posterior (L > 0 at
-    every position whose mixture code was counted; where it was not, the sampler falls back on
-    the priors and any pair is possible); ``search_error``, 1 where the sources' own codes score
-    higher under the sampler's posterior than every candidate it found (the search, not the
-    models, missed them; never where ``truth_possible`` is 0). ``ceiling=False``
-    leaves the ceiling out (it depends on the mixtures only, and costs as much as the
-    refinement itself)."""
+    """LASS on the mixtures (x1 + x2) / 2: estimates ``[n, c, h, w]`` of each source and one row per
+    mixture (``batch`` mixtures are refined at once): PSNR after and before refinement, and what
+    bounds them: ``psnr_ceiling``, the PSNR of refining the sources' own codes (what a perfect
+    sampler would reach); ``true_pair_counted``, the share of positions where the sources' code pair
+    has L > 0 at the mixture's code (no sampler can find the rest, except where the mixture code
+    itself was never counted); ``fallbacks``, the positions where the mixture code was never
+    counted; ``truth_possible``, 1 where the sources' own codes have a finite score under the
+    sampler's posterior (L > 0 at every position whose mixture code was counted; where it was not,
+    the sampler falls back on the priors and any pair is possible); ``search_error``, 1 where the
+    sources' own codes score higher under the sampler's posterior than every candidate it found (the
+    search, not the models, missed them; never where ``truth_possible`` is 0). ``ceiling=False``
+    leaves the ceiling out (it depends on the mixtures only, and costs as much as the refinement
+    itself)."""
     generator = torch.Generator(device=x1.device).manual_seed(seed)
     priors = PriorPair(prior, prior, likelihood.codes)
     mixtures = (x1 + x2) / 2
