@@ -23,7 +23,17 @@ from harness.lass.likelihood import (
     likelihood_stats,
 )
 from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
-from harness.lass.separate import PriorPair, Sampler, draw, pick_top_k, posterior_scores, refine, sample_codes
+from harness.lass.separate import (
+    PriorPair,
+    Sampler,
+    draw,
+    log_prior,
+    pick_top_k,
+    posterior_scores,
+    refine,
+    rerank_by_prior,
+    sample_codes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -328,6 +338,59 @@ def test_separation_without_the_ceiling_gives_the_same_separations(mnist):
         assert {k: v for k, v in full.items() if k != "psnr_ceiling"} == lean
         assert full["truth_possible"] in (0, 1) and full["search_error"] in (0, 1)
         assert full["search_error"] <= full["truth_possible"]  # only a possible truth outscores
+    # the prior re-ranking (ours) is scored beside the thesis's protocol, which it leaves as it was
+    from harness.lass.config import RerankSettings
+
+    timing = {}
+    reranked = separate_mixtures(*args, batch=2, rerank=RerankSettings(3, 2), timing=timing)
+    assert torch.equal(reranked[0], with_bound[0]) and torch.equal(reranked[1], with_bound[1])
+    for full, rows in zip(with_bound[2], reranked[2]):
+        assert {k: v for k, v in rows.items() if k not in ("psnr_reranked", "rerank_choice")} == full
+        assert rows["rerank_choice"] in (0, 1, 2)
+        if rows["rerank_choice"] == 0:  # L2's own choice: its separation is reused
+            assert rows["psnr_reranked"] == rows["psnr"]
+    assert timing["rerank_seconds"] > 0
+    one = separate_mixtures(*args, batch=2, rerank=RerankSettings(1, 2))  # one candidate: nothing to re-rank
+    assert one[2] == with_bound[2]
+
+
+def test_prior_reranking_keeps_the_candidate_the_prior_scores_highest(tmp_path, mnist):
+    from harness.lass.config import VQVAESettings
+    from harness.lass.models import load_vqvae
+    from harness.lass.train import train_vqvae
+    from harness.train.loop import RunFiles
+
+    # a VQ-VAE trained a little, so that different codes decode to images that encode differently
+    images = mnist["train_images"][:300, None].astype(np.float32) / 255
+    settings = VQVAESettings(codes=8, dim=4, beta=0.25, decay=0.99, dead_code=2, steps=40, batch_size=16, lr=3e-3,
+                             checkpoint_every=40)  # fmt: skip
+    files = RunFiles(*(str(tmp_path / f"vq.{ext}") for ext in ("pt", "csv", "json", "ckpt")))
+    train_vqvae(images[:250], images[250:], settings, 7, files, "cpu")
+    vqvae = load_vqvae(files.model, "cpu")
+    torch.manual_seed(0)
+    prior = make_prior(PriorConfig(codes=8, length=49, n_layer=1, n_embd=16, n_head=2)).eval()
+    e1, e2 = (vqvae.codes_to_latents(torch.randint(0, 8, (6, 7, 7))).reshape(2, 3, 4, 7, 7) for _ in range(2))
+    mixtures = torch.rand(2, 1, 28, 28)
+
+    def score(e):  # log p of the codes of one candidate's decoded source
+        with torch.no_grad():
+            return float(
+                log_prior(prior, vqvae.encode(vqvae.decode_latents(e[None]).clamp(0, 1)).flatten(1), 8)
+            )
+
+    # without refinement steps, each mixture keeps its candidate of highest log p(x1) + log p(x2)
+    totals = [[score(e1[i, j]) + score(e2[i, j]) for j in range(3)] for i in range(2)]
+    assert all(len(set(t)) == 3 for t in totals)  # no ties: the order of the candidates matters
+    expected = [int(np.argmax(t)) for t in totals]
+    assert rerank_by_prior(vqvae, prior, e1, e2, mixtures, 0, 0.1, 1e-3).tolist() == expected
+    # the same candidates in another order: the same ones are kept
+    order = torch.tensor([2, 0, 1])
+    again = rerank_by_prior(vqvae, prior, e1[:, order], e2[:, order], mixtures, 0, 0.1, 1e-3)
+    assert order[again].tolist() == expected
+    # with refinement steps, the scored sources are the refined ones: a candidate refined towards
+    # a mixture the decoder makes exactly from another candidate's codes can change the choice,
+    # but the choice is always one of the candidates
+    assert set(rerank_by_prior(vqvae, prior, e1, e2, mixtures, 5, 0.1, 1e-3).tolist()) <= {0, 1, 2}
 
 
 def test_pair_psnr_known_answer_and_average_baseline():
@@ -407,6 +470,10 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
     out = _cli("timing", *args, "--device", "cuda")
     if not torch.cuda.is_available():
         assert out.returncode == 2 and "no CUDA device" in out.stderr
+    separate = [*args[: args.index("--repeats")], "--mixtures", "2", "--sampler", json.dumps({"kind": "greedy", "candidates": 1}),
+                "--refine", json.dumps(lass["refine"]), "--csv", str(tmp_path / "o.csv"), *RUNTIME]  # fmt: skip
+    out = _cli("separate", *separate, "--rerank", json.dumps({"candidates": -1, "steps": 5}))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--rerank" in out.stderr, out.stderr
     out = _cli(
         "data",
         "--dataset",

@@ -109,6 +109,14 @@ def _check_subset(workflow_dir):
     row = ("Mixtures whose true codes outscore every candidate (search errors)", "MNIST (PSNR)")
     assert cells[row]["ours"] == f"{sum(errors)} of 8"
     assert sum(float(r["psnr_ceiling"]) for r in test) > sum(float(r["psnr_unrefined"]) for r in test)
+    # the prior re-ranking (ours, tiny.yaml: 3 candidates) is scored beside L2's choice: where it
+    # keeps L2's choice the separation is the same; its mean and paired difference are tabled
+    reranked = np.array([float(r["psnr_reranked"]) for r in test])
+    choice = np.array([int(r["rerank_choice"]) for r in test])
+    assert set(choice) <= {0, 1, 2} and (reranked[choice == 0] == psnr[choice == 0]).all()
+    assert cells[("LASS + prior re-ranking (ours)", "MNIST (PSNR)")]["ours"] == f"{reranked.mean():.1f}"
+    paired = cells[("LASS + prior re-ranking (ours), paired difference from LASS (Ours)", "MNIST (PSNR)")]
+    assert float(paired["ours"].split(" ± ")[0]) == pytest.approx(reranked.mean() - psnr.mean(), abs=0.051)
 
 
 def test_dag_subset_runs_and_noop_rerun(tiny_workflow_dir):

@@ -201,12 +201,13 @@ rule lass_test:
         sampler=lass_sampler(LASS["test"]["sampler"]),
         mixtures=cfg("lass.test.mixtures"),
         refine=cfg("lass.refine"),
+        rerank=cfg("lass.test.rerank"),
         seed=cfg("seed"),
         device=cfg("device"),
     shell:
         f"harness lass separate {LASS_MODEL_ARGS} --mixture-set test"
         " --mixtures {params.mixtures} --sampler {params.sampler} --refine {params.refine}"
-        " --csv {output.csv} --summary {output.summary} --estimates {output.estimates} --log {log}"
+        " --rerank {params.rerank} --csv {output.csv} --summary {output.summary} --estimates {output.estimates} --log {log}"
 
 
 rule lass_baselines:

@@ -39,6 +39,8 @@ SEPARATION_COLUMNS = (
     "fallbacks",
     "truth_possible",
     "search_error",
+    "psnr_reranked",
+    "rerank_choice",
 )
 
 
@@ -171,15 +173,18 @@ def _refine(text: str):
 
 
 def _separate(args):
+    from harness.lass.config import RerankSettings
     from harness.lass.evaluate import fid_summary, separate_mixtures
 
     _threads(args)
     vqvae, prior, likelihood = _load_lass(args)
     x1, x2, pairs = _mixture_sources(args, args.mixtures, _device(args))
     sampler, refine = _sampler(args.sampler), _refine(args.refine)
+    rerank = settings_arg(RerankSettings, args.rerank, "--rerank") if args.rerank else None
     seed = derive_seed(args.seed, "lass", "separate", args.mixture_set, args.sampler)
+    timing = {}
     e1, e2, rows = separate_mixtures(vqvae, prior, likelihood, x1, x2, sampler, refine, seed,
-                                     ceiling=not args.no_ceiling)  # fmt: skip
+                                     ceiling=not args.no_ceiling, rerank=rerank, timing=timing)  # fmt: skip
     for row, (a, b) in zip(rows, pairs):
         row.update(source_1=int(a), source_2=int(b))
     columns = [c for c in SEPARATION_COLUMNS if c in rows[0]]  # without the ceiling if it was left out
@@ -190,6 +195,10 @@ def _separate(args):
                    "mean_psnr": float(np.mean([r["psnr"] for r in rows])),
                    "fallbacks": int(sum(r["fallbacks"] for r in rows)),
                    "positions": len(rows) * int(np.prod(vqvae.encode(x1[:1]).shape[1:]))}  # fmt: skip
+        if "psnr_reranked" in rows[0]:
+            summary.update(rerank=json.loads(args.rerank),
+                           mean_psnr_reranked=float(np.mean([r["psnr_reranked"] for r in rows])),
+                           rerank_seconds_per_mixture=timing["rerank_seconds"] / len(rows))  # fmt: skip
         if args.inception_weights:
             summary.update(fid_summary(args.inception_weights, x1, x2, e1, e2))
         write_text(args.summary, json.dumps(summary, indent=1) + "\n")
@@ -510,6 +519,12 @@ def _register_separation(sub, step) -> None:
         action="store_true",
         help="skip refining the sources' own codes (psnr_ceiling): it depends on the mixtures only, "
         "not on the sampler, and doubles the refinement's cost",
+    )
+    p.add_argument(
+        "--rerank",
+        type=JsonText(schema="/$defs/lass_rerank"),
+        help='JSON {"candidates": R, "steps": n}: also score the prior re-ranking (ours) of the R best '
+        "candidates by L2, each refined n steps (psnr_reranked, rerank_choice); the estimates stay L2's",
     )
     p.add_argument("--csv", type=OutFile(), required=True)
     p.add_argument("--estimates", type=OutFile(), help="npz of the separated images")

@@ -77,6 +77,20 @@ class RefineSettings:
 
 
 @dataclass(frozen=True)
+class RerankSettings:
+    """``lass.test.rerank``: prior re-ranking (ours, ``harness.lass.separate``) of the
+    ``candidates`` best candidates by L2, each refined for ``steps`` steps first; 0 candidates
+    leave it out (the thesis's protocol alone)."""
+
+    candidates: int
+    steps: int
+
+    def __post_init__(self):
+        if self.candidates < 0 or self.steps < 0:
+            raise HarnessError("rerank: candidates and steps must be >= 0")
+
+
+@dataclass(frozen=True)
 class NMFSettings:
     """``lass.nmf``: the NMF baseline's dictionary size, training digits and iterations."""
 

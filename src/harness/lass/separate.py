@@ -17,6 +17,11 @@ refinement (Eqs. 5.5-5.6) then optimises the dense code vectors e1, e2 so that
 (D(e1) + D(e2)) / 2 approaches y. As in the original code, the step is Adam with learning rate
 alpha (halved every 100 steps) on the mean squared error, with a small pull (1e-3) towards the
 initial codes; T steps.
+
+Prior re-ranking (ours, not in the thesis): the R candidates closest to the mixture (L2) are each
+refined for a few steps, after which all of them fit the mixture about equally well; the one
+whose refined sources are most probable under the priors, -log p(Q(E(x1))) - log p(Q(E(x2)))
+with Q(E(.)) the VQ-VAE's codes of an image, is kept and refined for the T steps.
 """
 
 from __future__ import annotations
@@ -183,6 +188,13 @@ def sample_codes(
     return seq1, seq2
 
 
+def log_prior(prior, codes: torch.Tensor, codes_k: int, temperature: float = 1.0) -> torch.Tensor:
+    """log p(codes) ``[n]`` of code sequences ``[n, S]`` under an autoregressive prior."""
+    logits = prior(input_ids=with_bos(codes, codes_k)).logits[:, :-1, :codes_k]
+    log_p = torch.log_softmax(logits / temperature, -1)
+    return log_p.gather(2, codes[:, :, None])[:, :, 0].sum(1)
+
+
 @torch.no_grad()
 def posterior_scores(
     prior,
@@ -201,29 +213,26 @@ def posterior_scores(
     errors."""
     k = likelihood.codes
     mixture = mixture.expand_as(codes_1)
-
-    def log_prior(codes):
-        logits = prior(input_ids=with_bos(codes, k)).logits[:, :-1, :k]
-        log_p = torch.log_softmax(logits / sampler.temperature, -1)
-        return log_p.gather(2, codes[:, :, None])[:, :, 0].sum(1)
-
     log_l = likelihood.log_l(codes_1, codes_2, mixture).to(codes_1.device)
     log_l = torch.where(likelihood.mixture_counted(mixture).to(log_l.device), log_l, 0.0)
     scaled = torch.where(
         torch.isinf(log_l), log_l, sampler.likelihood_scale * log_l
     )  # -inf stays at lambda 0
-    return log_prior(codes_1) + log_prior(codes_2) + scaled.sum(1)
+    t = sampler.temperature
+    return log_prior(prior, codes_1, k, t) + log_prior(prior, codes_2, k, t) + scaled.sum(1)
 
 
 @torch.no_grad()
-def select_by_l2(vqvae, codes_1: torch.Tensor, codes_2: torch.Tensor, mixture: torch.Tensor, side: int):
-    """The candidate whose decoded sum best matches the mixture image ``[1, c, h, w]``:
-    (e1, e2) dense codes ``[1, dim, side, side]`` and the index chosen."""
+def select_by_l2(
+    vqvae, codes_1: torch.Tensor, codes_2: torch.Tensor, mixture: torch.Tensor, side: int, keep: int = 1
+):
+    """The ``keep`` candidates whose decoded sums best match the mixture image ``[1, c, h, w]``,
+    best first: (e1, e2) dense codes ``[keep, dim, side, side]`` and their indices."""
     e1 = vqvae.codes_to_latents(codes_1.reshape(-1, side, side))
     e2 = vqvae.codes_to_latents(codes_2.reshape(-1, side, side))
     error = (((vqvae.decode_latents(e1) + vqvae.decode_latents(e2)) / 2 - mixture) ** 2).flatten(1).sum(1)
-    best = int(error.argmin())
-    return e1[best : best + 1], e2[best : best + 1], best
+    best = torch.argsort(error, stable=True)[:keep]
+    return e1[best], e2[best], best
 
 
 def refine(
@@ -259,3 +268,20 @@ def refine(
             p.requires_grad_(True)
     with torch.no_grad():
         return vqvae.decode_latents(g1), vqvae.decode_latents(g2)
+
+
+def rerank_by_prior(
+    vqvae, prior, e1: torch.Tensor, e2: torch.Tensor, mixtures: torch.Tensor, steps: int, alpha: float,
+    regularizer: float,
+) -> torch.Tensor:  # fmt: skip
+    """Prior re-ranking (module docstring): of R candidates ``[n, R, dim, h, w]`` per mixture
+    ``[n, c, H, W]``, the index ``[n]`` of the one whose sources, refined for ``steps`` steps,
+    have the highest log p(Q(E(x1))) + log p(Q(E(x2)))."""
+    n, r = e1.shape[:2]
+    repeated = mixtures[:, None].expand(n, r, *mixtures.shape[1:]).reshape(n * r, *mixtures.shape[1:])
+    x1, x2 = refine(vqvae, e1.flatten(0, 1), e2.flatten(0, 1), repeated, steps, alpha, regularizer)
+    with torch.no_grad():
+        k = vqvae.config.codes
+        z1, z2 = (vqvae.encode(x.clamp(0, 1)).flatten(1) for x in (x1, x2))
+        score = log_prior(prior, z1, k) + log_prior(prior, z2, k)
+    return score.reshape(n, r).argmax(1)
