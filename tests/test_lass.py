@@ -405,6 +405,21 @@ def test_pair_psnr_known_answer_and_average_baseline():
     assert torch.equal(got, pair_psnr(zeros + 0.1, near, ones, zeros))  # order of estimates is free
 
 
+def test_table_5_2_pairs_lass_with_the_average_baseline_mixture_by_mixture(tmp_path):
+    from harness.lass.report import _paired, _same_mixtures
+
+    header = "mixture,source_1,source_2,average_psnr\n"
+    (tmp_path / "base.csv").write_text(header + "0,4,7,15.0\n1,2,9,14.0\n")
+    (tmp_path / "test.csv").write_text("mixture,source_1,source_2,psnr\n0,4,7,21.0\n1,2,9,18.0\n")
+    average = _same_mixtures(str(tmp_path / "base.csv"), str(tmp_path / "test.csv"), "average_psnr")
+    # differences 6 and 4: mean +5, standard deviation sqrt(2), standard error sqrt(2) / sqrt(2) = 1
+    assert _paired(np.array([21.0, 18.0]) - average) == "+5.0 ± 1.0"
+    assert _paired(np.array([-0.25])) == "-0.2"  # one mixture: no standard error
+    (tmp_path / "swapped.csv").write_text(header + "0,2,9,14.0\n1,4,7,15.0\n")
+    with pytest.raises(HarnessError, match="do not hold the same mixtures in the same order"):
+        _same_mixtures(str(tmp_path / "swapped.csv"), str(tmp_path / "test.csv"), "average_psnr")
+
+
 def test_vqvae_training_resumes_after_a_kill(tmp_path, mnist):
     from harness.lass.config import VQVAESettings
     from harness.lass.train import train_vqvae

@@ -159,11 +159,13 @@ def write_report(
     n = len(lass)
     test = _load_json(test_summary, "test")
     sampler_label = sampler_names.get(test_sampler, test_sampler)
-    average = _column(baselines_csv, "average_psnr").mean()
+    averages = _same_mixtures(baselines_csv, test_csv, "average_psnr")
+    average = averages.mean()
     unrefined, ceiling = _column(test_csv, "psnr_unrefined").mean(), _column(test_csv, "psnr_ceiling").mean()
     note = (
-        f"LASS - Average on MNIST: {lass.mean() - average:+.1f} dB after refinement, "
-        f"{unrefined - average:+.1f} dB before; refining the sources' own codes reaches {ceiling:.1f} dB, "
+        f"LASS - Average on MNIST, paired over the test mixtures: {_paired(lass - averages)} dB after refinement, "
+        f"{_paired(_column(test_csv, 'psnr_unrefined') - averages)} dB before; refining the sources' own codes "
+        f"reaches {ceiling:.1f} dB, "
         f"so {ceiling - lass.mean():.1f} dB are lost in the codes the sampler picks (prior and "
         "candidates), not in the VQ-VAE"
     )
@@ -249,6 +251,25 @@ def write_report(
     plot_separations(estimates, figure, f"LASS on MNIST test mixtures ({label}, L2 selection, refinement)")
 
 
+def _paired(diff: np.ndarray) -> str:
+    """'+m ± se': a paired difference's mean and its standard error over the mixtures (just '+m'
+    for one mixture)."""
+    if len(diff) < 2:
+        return f"{diff.mean():+.1f}"
+    return f"{diff.mean():+.1f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.1f}"
+
+
+def _same_mixtures(baselines_csv: str, test_csv: str, column: str) -> np.ndarray:
+    """A baseline's column, checked to hold the test run's mixtures in the same order (the source
+    pairs of each row), so that the two can be paired mixture by mixture."""
+    pairs = [
+        [(r.get("source_1"), r.get("source_2")) for r in _rows(path)] for path in (baselines_csv, test_csv)
+    ]
+    if pairs[0] != pairs[1]:
+        raise HarnessError(f"{baselines_csv} and {test_csv} do not hold the same mixtures in the same order")
+    return _column(baselines_csv, column)
+
+
 def _rerank_rows(test_csv: str, test: dict, lass: np.ndarray) -> tuple[list, list]:
     """Table 5.2's and 5.4's rows of the prior re-ranking, when the test run scored it (its CSV
     has ``psnr_reranked`` and its summary the settings and seconds): ([], []) otherwise."""
@@ -260,11 +281,7 @@ def _rerank_rows(test_csv: str, test: dict, lass: np.ndarray) -> tuple[list, lis
     diff = reranked - lass
     kept = int((_column(test_csv, "rerank_choice") == 0).sum())
     settings = test["rerank"]
-    paired = (
-        f"{diff.mean():+.1f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.1f} (standard error)"
-        if len(diff) > 1
-        else "-"
-    )
+    paired = f"{_paired(diff)} (standard error)" if len(diff) > 1 else "-"
     setting = (f"of the {settings['candidates']} best candidates by L2, each refined {settings['steps']} steps, "
                f"the one of highest log p(x1) + log p(x2), then T = {test['refine']['steps']}; "
                f"L2's choice kept in {kept} of {len(diff)}")  # fmt: skip
