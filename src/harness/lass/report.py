@@ -161,10 +161,11 @@ def write_report(
     sampler_label = sampler_names.get(test_sampler, test_sampler)
     averages = _same_mixtures(baselines_csv, test_csv, "average_psnr")
     average = averages.mean()
-    unrefined, ceiling = _column(test_csv, "psnr_unrefined").mean(), _column(test_csv, "psnr_ceiling").mean()
+    unrefined_each = _column(test_csv, "psnr_unrefined")
+    unrefined, ceiling = unrefined_each.mean(), _column(test_csv, "psnr_ceiling").mean()
     note = (
         f"LASS - Average on MNIST, paired over the test mixtures: {_paired(lass - averages)} dB after refinement, "
-        f"{_paired(_column(test_csv, 'psnr_unrefined') - averages)} dB before; refining the sources' own codes "
+        f"{_paired(unrefined_each - averages)} dB before; refining the sources' own codes "
         f"reaches {ceiling:.1f} dB, "
         f"so {ceiling - lass.mean():.1f} dB are lost in the codes the sampler picks (prior and "
         "candidates), not in the VQ-VAE"
