@@ -21,6 +21,26 @@ def test_shipped_configs_validate():
     assert thesis["odeen"]["interpreter"]["d_model"] == 128 and thesis["odeen"]["beams"] == 300
 
 
+def test_lass_thesis_search_overlay_changes_only_the_search():
+    """config/lass-thesis-search.yaml: the embedded models with the thesis's 512 candidates and
+    10 counting passes, written beside the embedded results and models, not over them."""
+    base = load_config(REPO_ROOT / "config.yaml")
+    search = load_config(REPO_ROOT / "config.yaml", REPO_ROOT / "config" / "lass-thesis-search.yaml")
+    for key in ("results_dir", "models_dir", "checkpoints_dir", "logs_dir"):
+        assert search[key] != base[key] and search[key].startswith(base[key])  # e.g. models/...
+    lass, embedded_lass = search["lass"], base["lass"]
+    assert lass["mnist"]["likelihood"]["epochs"] == 10 and embedded_lass["mnist"]["likelihood"]["epochs"] == 2
+    assert {k: v["candidates"] for k, v in lass["samplers"].items()} == {
+        "greedy": 1, "beam": embedded_lass["samplers"]["beam"]["candidates"],
+        "ancestral": 512, "top_k16": 512, "top_k32": 512, "top_k64": 512}  # fmt: skip
+    for name, sampler in lass["samplers"].items():  # merged: label, kind and k kept
+        assert {k: v for k, v in sampler.items() if k != "candidates"} == {
+            k: v for k, v in embedded_lass["samplers"][name].items() if k != "candidates"
+        }
+    assert lass["mnist"]["vqvae"] == embedded_lass["mnist"]["vqvae"]  # the same models, retrained
+    assert lass["mnist"]["prior"] == embedded_lass["mnist"]["prior"] and search["seed"] == base["seed"]
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [
