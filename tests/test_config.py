@@ -26,7 +26,7 @@ def test_lass_thesis_search_overlay_changes_only_the_search():
     10 counting passes, written beside the embedded results and models, not over them."""
     base = load_config(REPO_ROOT / "config.yaml")
     search = load_config(REPO_ROOT / "config.yaml", REPO_ROOT / "config" / "lass-thesis-search.yaml")
-    for key in ("results_dir", "models_dir", "checkpoints_dir", "logs_dir"):
+    for key in ("results_dir", "data_dir", "models_dir", "checkpoints_dir", "logs_dir"):
         assert search[key] != base[key] and search[key].startswith(base[key])  # e.g. models/...
     lass, embedded_lass = search["lass"], base["lass"]
     assert lass["mnist"]["likelihood"]["epochs"] == 10 and embedded_lass["mnist"]["likelihood"]["epochs"] == 2

@@ -268,6 +268,19 @@ def test_bad_config_stops_with_one_line(workflow_dir):
     assert not (workflow_dir / "data").exists()
 
 
+def test_lass_thesis_search_writes_only_beside_the_embedded_run():
+    """Every job of config/lass-thesis-search.yaml, data included (--forceall), writes under its own
+    folders: none of its outputs lands on a path of the embedded run (a shared data folder once
+    let its test overwrite the embedded test's separations)."""
+    cmd = ["snakemake", "-n", "--forceall", "--configfiles", "config.yaml", "config/lass-thesis-search.yaml",
+           "--", "results/lass-thesis-search/tables/table_5_2.csv"]  # fmt: skip
+    out = run(cmd, cwd=REPO).stdout
+    outputs = [p.strip() for line in re.findall(r"^\s+output: (.*)$", out, re.M) for p in line.split(",")]
+    assert len(outputs) > 40 and {"lass_test", "lass_likelihood", "lass_data"} <= set(dry_run_jobs(out))
+    roots = tuple(f"{d}/lass-thesis-search/" for d in ("results", "data", "models", "checkpoints", "logs"))
+    assert [p for p in outputs if not p.startswith(roots)] == []
+
+
 def test_slurm_profile_dry_run(workflow_dir):
     out = run(["snakemake", "-n", "--profile", "slurm", "--forceall"], cwd=workflow_dir).stdout
     jobs = dry_run_jobs(out)
