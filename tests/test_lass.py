@@ -203,6 +203,34 @@ def test_samplers_keep_to_pairs_the_likelihood_allows(prior, sampler):
         assert all((a, b) in ok for a, b, ok in zip(row1, row2, allowed))
 
 
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        Sampler("greedy"),
+        Sampler("beam", 4, likelihood_scale=2.0),
+        Sampler("ancestral", 6, temperature=0.7),
+        Sampler("top_k", 6, top_k=3, likelihood_scale=0.5),
+    ],
+    ids=lambda s: s.kind,
+)
+def test_the_sampler_sums_each_candidates_log_posterior_along_its_path(prior, sampler):
+    # what the search-error count compares with the truth's score: the candidates' scores summed
+    # step by step equal posterior_scores of their whole sequences, fallback steps included
+    torch.manual_seed(0)
+    k = 9
+    z = torch.randint(0, k, (300, 5))
+    counts = SparseCounts.empty(k).add(z, torch.randint(0, k, (300, 5)), torch.randint(0, 7, (300, 5)))
+    likelihood = Likelihood(counts)  # mixture codes 7 and 8 never counted
+    mixture = [0, 8, 2, 7, 4]
+    stats = {"fallbacks": 0}
+    c1, c2 = sample_codes(PriorPair(prior, prior, k), likelihood, mixture, sampler,
+                          torch.Generator().manual_seed(3), stats)  # fmt: skip
+    assert stats["fallbacks"] == 2
+    want = posterior_scores(prior, likelihood, c1, c2, torch.tensor(mixture), sampler)
+    assert stats["scores"].shape == want.shape and torch.isfinite(want).all()
+    assert torch.allclose(stats["scores"], want, atol=1e-4)
+
+
 def test_draw_follows_the_softmax_and_top_k_renormalises_over_the_k_best():
     # two rows with known laws: 40,000 draws each land within 4 standard errors of every probability
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05, 0.0], [0.1, 0.0, 0.2, 0.3, 0.4]]))

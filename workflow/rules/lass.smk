@@ -9,6 +9,15 @@ LASS_SAMPLERS = sorted(LASS["samplers"])
 
 # A sampler's JSON for `harness lass` (its table label left out), one shell word.
 lass_sampler = lambda name: smk.json_word(LASS["samplers"][name], drop=("label",))
+# The test run's sampler (Tables 5.2 and 5.4): lass.test.sampler, with lass.test.candidates
+# where given.
+LASS_TEST_SAMPLER = smk.json_word(
+    {
+        **LASS["samplers"][LASS["test"]["sampler"]],
+        **{k: v for k, v in LASS["test"].items() if k == "candidates"},
+    },
+    drop=("label",),
+)
 # A per-dataset LASS setting (lass.<dataset>.<key>) as a param of a {dataset} rule.
 lass_cfg = lambda key: wcfg(f"lass.{{dataset}}.{key}")
 # The files a LASS separation reads for one dataset.
@@ -191,6 +200,7 @@ rule lass_test:
         LOGS.format("lass/test"),
     benchmark:
         BENCHMARKS.format("lass/test")
+    priority: 1  # the family's longest step after the prior: first, beside Table 5.3's runs
     conda:
         "../../envs/lass.yaml"
     threads: LASS["threads"]
@@ -198,7 +208,7 @@ rule lass_test:
         **res("lass_separate"),
     params:
         samplers=dvc_param("lass.samplers"),
-        sampler=lass_sampler(LASS["test"]["sampler"]),
+        sampler=LASS_TEST_SAMPLER,
         mixtures=cfg("lass.test.mixtures"),
         refine=cfg("lass.refine"),
         rerank=cfg("lass.test.rerank"),
@@ -251,7 +261,7 @@ rule lass_timing:
         **res("lass_separate"),
     params:
         samplers=dvc_param("lass.samplers"),
-        sampler=lass_sampler(LASS["test"]["sampler"]),
+        sampler=LASS_TEST_SAMPLER,
         repeats=cfg("lass.timing_repeats"),
         refine=cfg("lass.refine"),
         seed=cfg("seed"),

@@ -99,8 +99,14 @@ def _posterior(lp1, lp2, z1, z2, log_l, scale):
 
 # One function per sampler (line 8 of Algorithm 2): from the log-posterior ``post`` [n, nnz] of
 # the n running candidates and their path scores, the pair j each candidate continues with, the
-# candidates kept (None: all, in order) and the new path scores.
+# candidates kept (None: all, in order) and the new path scores (the log-posterior summed along
+# each candidate's path, what ``posterior_scores`` gives for whole sequences).
 Pick = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+
+
+def _extend(scores: torch.Tensor, post: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """Path scores ``[n]`` after each candidate continues with its pair ``j``."""
+    return scores + post.gather(1, j[:, None])[:, 0]
 
 
 def draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -117,7 +123,8 @@ def pick_ancestral(
     post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
 ) -> Pick:
     """Each candidate draws a pair from its posterior."""
-    return draw(post, generator), None, scores
+    j = draw(post, generator)
+    return j, None, _extend(scores, post, j)
 
 
 def pick_top_k(
@@ -127,14 +134,16 @@ def pick_top_k(
     if sampler.top_k >= post.shape[1]:
         return pick_ancestral(post, sampler, generator, scores)
     best, index = torch.topk(post, sampler.top_k, dim=-1)
-    return index.gather(1, draw(best, generator)[:, None])[:, 0], None, scores
+    j = index.gather(1, draw(best, generator)[:, None])[:, 0]
+    return j, None, _extend(scores, post, j)
 
 
 def pick_greedy(
     post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
 ) -> Pick:
     """The most probable pair."""
-    return post.argmax(-1), None, scores
+    j = post.argmax(-1)
+    return j, None, _extend(scores, post, j)
 
 
 def pick_beam(post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
@@ -158,8 +167,10 @@ def sample_codes(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Algorithm 2, lines 1-11, for one mixture's codes ``m`` (length S): candidate code
     sequences ``[C, S]`` of each source (C = 1 for greedy; beam search returns its B beams,
-    best first). ``stats["fallbacks"]`` (if given) counts the positions whose mixture code was
-    never counted, where the priors alone choose among all K x K pairs."""
+    best first). ``stats`` (if given) gets ``fallbacks``, the positions whose mixture code was
+    never counted, where the priors alone choose among all K x K pairs, and ``scores`` ``[C]``,
+    each candidate's log-posterior summed along its path (``posterior_scores`` of the candidates,
+    up to rounding, without a second pass of the priors over them)."""
     k = likelihood.codes
     device = likelihood.device
     pick = PICK[sampler.kind]
@@ -185,6 +196,8 @@ def sample_codes(
             seq1, seq2 = seq1[keep], seq2[keep]
         t1, t2 = z1[j], z2[j]
         seq1, seq2 = torch.cat([seq1, t1[:, None]], 1), torch.cat([seq2, t2[:, None]], 1)
+    if stats is not None:
+        stats["scores"] = scores
     return seq1, seq2
 
 
