@@ -14,7 +14,7 @@ import torch
 
 from harness.core.errors import HarnessError
 from harness.lass import data
-from harness.lass.evaluate import average_baseline, pair_psnr, separate_mixtures
+from harness.lass.evaluate import average_baseline, ceiling_psnr, pair_psnr, separate_mixtures
 from harness.lass.likelihood import (
     Likelihood,
     SparseCounts,
@@ -380,6 +380,12 @@ def test_separation_without_the_ceiling_gives_the_same_separations(mnist):
     assert timing["rerank_seconds"] > 0
     one = separate_mixtures(*args, batch=2, rerank=RerankSettings(1, 2))  # one candidate: nothing to re-rank
     assert one[2] == with_bound[2]
+    # the ceiling computed apart (the baselines step's, beside the test run): the same numbers
+    apart = ceiling_psnr(vqvae, x1, x2, RefineSettings(5, 0.1, 1e-3), batch=2)
+    assert [round(float(v), 4) for v in apart] == [r["psnr_ceiling"] for r in with_bound[2]]
+    assert [round(float(v), 4) for v in ceiling_psnr(vqvae, x1, x2, RefineSettings(0, 0.1, 1e-3))] != [
+        r["psnr_ceiling"] for r in with_bound[2]
+    ]  # and it does refine: without the steps the sources' own codes only decode
 
 
 def test_prior_reranking_keeps_the_candidate_the_prior_scores_highest(tmp_path, mnist):
@@ -517,6 +523,10 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
                 "--refine", json.dumps(lass["refine"]), "--csv", str(tmp_path / "o.csv"), *RUNTIME]  # fmt: skip
     out = _cli("separate", *separate, "--rerank", json.dumps({"candidates": -1, "steps": 5}))
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--rerank" in out.stderr, out.stderr
+    out = _cli("baselines", "--data", str(tmp_path / "m.npz"), "--seed", "1", "--threads", "1", "--mixtures", "2",
+               "--nmf", json.dumps(lass["nmf"]), "--vqvae", str(tmp_path / "model.pt"), "--csv", str(tmp_path / "b.csv"))  # fmt: skip
+    assert out.returncode == 2 and "--vqvae and --refine go together" in out.stderr, out.stderr
+    assert not (tmp_path / "b.csv").exists()
     out = _cli(
         "data",
         "--dataset",

@@ -214,10 +214,20 @@ def _baselines(args):
     from harness.lass.evaluate import baseline_rows
 
     _threads(args)
+    if (args.vqvae is None) != (args.refine is None):
+        raise HarnessError("--vqvae and --refine go together (the ceiling refines the sources' own codes)")
     x1, x2, pairs = _mixture_sources(args, args.mixtures, "cpu")
     settings = settings_arg(NMFSettings, args.nmf, "--nmf")
     train = load_split(args.data, "train")
-    rows = baseline_rows(train, x1, x2, pairs, settings, derive_seed(args.seed, "lass", "nmf"), args.threads)
+    ceiling = None
+    if args.vqvae:
+        from harness.lass.evaluate import ceiling_psnr
+        from harness.lass.models import load_vqvae
+
+        ceiling = ceiling_psnr(load_vqvae(args.vqvae, "cpu"), x1, x2, _refine(args.refine))
+        LOG.info("ceiling (the sources' own codes refined): %.2f dB", float(ceiling.mean()))
+    rows = baseline_rows(train, x1, x2, pairs, settings, derive_seed(args.seed, "lass", "nmf"), args.threads,
+                         ceiling)  # fmt: skip
     write_rows_csv(args.csv, rows)
 
 
@@ -535,7 +545,8 @@ def _register_separation(sub, step) -> None:
         help="local Inception-v3 weights for FID (nothing is downloaded)",
     )
 
-    p = step(sub, "baselines", _baselines, "Average and NMF separations of the same test mixtures")
+    p = step(sub, "baselines", _baselines,
+             "Average and NMF separations of the same test mixtures, and the ceiling (the sources' own codes refined)")  # fmt: skip
     _common(p, mixtures=True, device=False)
     p.add_argument("--mixtures", type=Int(1, 100_000), required=True)
     p.add_argument(
@@ -543,6 +554,12 @@ def _register_separation(sub, step) -> None:
         type=JsonText(schema="/properties/lass/properties/nmf"),
         required=True,
         help="JSON: components, train_images, max_iter",
+    )
+    p.add_argument("--vqvae", type=InFile("pt"), help="with --refine: also the ceiling (psnr_ceiling)")
+    p.add_argument(
+        "--refine",
+        type=JsonText(schema="/$defs/lass_refine"),
+        help="JSON: the separations' refinement, applied to the sources' own codes",
     )
     p.add_argument("--csv", type=OutFile(), required=True)
 

@@ -131,10 +131,7 @@ def separate_mixtures(
         counted = likelihood.counted(z1, z2, m).flatten(1).float().mean(1)
         truth = posterior_scores(prior, likelihood, z1.flatten(1), z2.flatten(1), m.flatten(1), sampler)
         if ceiling:
-            t1, t2 = refine(
-                vqvae, vqvae.codes_to_latents(z1), vqvae.codes_to_latents(z2), mixtures[sl], *refine_args
-            )
-            bound = pair_psnr(t1, t2, x1[sl], x2[sl])
+            bound = _ceiling(vqvae, x1[sl], x2[sl], z1, z2, refine_args)
         out1.append(r1.clamp(0, 1))
         out2.append(r2.clamp(0, 1))
         for j in range(len(e1)):
@@ -174,6 +171,30 @@ def separate_mixtures(
         if timing is not None:
             timing["rerank_seconds"] = rerank_seconds
     return torch.cat(out1), torch.cat(out2), rows
+
+
+def _ceiling(vqvae, x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
+             refine_args: tuple) -> torch.Tensor:  # fmt: skip
+    """PSNR ``[n]`` of refining the sources' own codes ``z1``, ``z2`` against their mixtures."""
+    t1, t2 = refine(
+        vqvae, vqvae.codes_to_latents(z1), vqvae.codes_to_latents(z2), (x1 + x2) / 2, *refine_args
+    )
+    return pair_psnr(t1, t2, x1, x2)
+
+
+def ceiling_psnr(
+    vqvae, x1: torch.Tensor, x2: torch.Tensor, refine_settings: RefineSettings, batch: int = 64
+) -> torch.Tensor:
+    """What a perfect sampler would reach on the mixtures (x1 + x2) / 2: the PSNR ``[n]`` of
+    refining the sources' own codes for the T steps, ``batch`` mixtures at once (as
+    ``separate_mixtures`` refines, so both give the same numbers). It depends on the mixtures and
+    the VQ-VAE only, so it can run beside the separations instead of after them."""
+    refine_args = (refine_settings.steps, refine_settings.alpha, refine_settings.regularizer)
+    out = []
+    for start in progress(range(0, len(x1), batch), desc="ceiling"):
+        sl = slice(start, min(start + batch, len(x1)))
+        out.append(_ceiling(vqvae, x1[sl], x2[sl], vqvae.encode(x1[sl]), vqvae.encode(x2[sl]), refine_args))
+    return torch.cat(out)
 
 
 def _rerank(vqvae, prior, ranked1, ranked2, mixtures, rerank: RerankSettings, refine_settings: RefineSettings,
@@ -234,12 +255,13 @@ def nmf_baseline(
 
 def baseline_rows(
     train: np.ndarray, x1: torch.Tensor, x2: torch.Tensor, pairs: np.ndarray, settings: NMFSettings, seed: int,
-    threads: int,
+    threads: int, ceiling: torch.Tensor | None = None,
 ) -> list[dict]:  # fmt: skip
     """The Average and NMF baselines of the mixtures (x1 + x2) / 2 (CPU tensors): one row per
-    mixture. The NMF dictionary is fitted on ``settings.train_images`` random training images
-    under a limit of ``threads`` BLAS / OpenMP threads (with several, a busy machine changes
-    the NMF's last bits)."""
+    mixture, with ``ceiling`` (``ceiling_psnr``) as ``psnr_ceiling`` where given. The NMF
+    dictionary is fitted on ``settings.train_images`` random training images under a limit of
+    ``threads`` BLAS / OpenMP threads (with several, a busy machine changes the NMF's last
+    bits)."""
     from threadpoolctl import threadpool_limits
 
     pick = np.random.default_rng(seed).choice(len(train), settings.train_images, replace=False)
@@ -249,7 +271,9 @@ def baseline_rows(
     average = average_baseline(x1, x2)
     LOG.info("baselines: Average %.2f dB, NMF %.2f dB", float(average.mean()), float(nmf.mean()))
     return [{"mixture": i, "source_1": int(a), "source_2": int(b), "average_psnr": round(float(average[i]), 4),
-             "nmf_psnr": round(float(nmf[i]), 4)} for i, (a, b) in enumerate(pairs)]  # fmt: skip
+             "nmf_psnr": round(float(nmf[i]), 4),
+             **({"psnr_ceiling": round(float(ceiling[i]), 4)} if ceiling is not None else {})}
+            for i, (a, b) in enumerate(pairs)]  # fmt: skip
 
 
 def fid_summary(weights: str, x1, x2, e1, e2) -> dict:

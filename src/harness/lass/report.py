@@ -162,7 +162,7 @@ def write_report(
     averages = _same_mixtures(baselines_csv, test_csv, "average_psnr")
     average = averages.mean()
     unrefined_each = _column(test_csv, "psnr_unrefined")
-    unrefined, ceiling = unrefined_each.mean(), _column(test_csv, "psnr_ceiling").mean()
+    unrefined, ceiling = unrefined_each.mean(), _same_mixtures(baselines_csv, test_csv, "psnr_ceiling").mean()
     note = (
         f"LASS - Average on MNIST, paired over the test mixtures: {_paired(lass - averages)} dB after refinement, "
         f"{_paired(unrefined_each - averages)} dB before; refining the sources' own codes "
