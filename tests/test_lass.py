@@ -527,6 +527,23 @@ def test_cli_bad_input_stops_with_one_line(tmp_path):
                "--nmf", json.dumps(lass["nmf"]), "--vqvae", str(tmp_path / "model.pt"), "--csv", str(tmp_path / "b.csv"))  # fmt: skip
     assert out.returncode == 2 and "--vqvae and --refine go together" in out.stderr, out.stderr
     assert not (tmp_path / "b.csv").exists()
+    # the report takes a test run without the ceiling (the baselines step computes it) and without
+    # the prior re-ranking, and refuses baselines without the ceiling
+    pair = "mixture,source_1,source_2"
+    (tmp_path / "t.csv").write_text(
+        f"{pair},psnr,psnr_unrefined,true_pair_counted,fallbacks,truth_possible,search_error\n0,1,2,20,15,1,0,1,0\n"
+    )
+    (tmp_path / "b.csv").write_text(f"{pair},average_psnr,nmf_psnr\n0,1,2,15,11\n")
+    (tmp_path / "j.json").write_text("{}")
+    j = str(tmp_path / "j.json")
+    out = _cli("report", "--test-csv", str(tmp_path / "t.csv"), "--baselines-csv", str(tmp_path / "b.csv"),
+               "--likelihood-meta", j, "--test-summary", j, "--test-sampler", "top_k32", "--sampler-names", '{"top_k32": "Top-k"}',
+               "--timing", j, "--timing-thesis-settings", j, "--estimates", str(tmp_path / "m.npz"),
+               "--out-dir", str(tmp_path / "r"), "--figure", str(tmp_path / "f.png"))  # fmt: skip
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(
+        f"harness: error: --baselines-csv {tmp_path / 'b.csv'}: no column 'psnr_ceiling'"
+    )
     out = _cli(
         "data",
         "--dataset",
