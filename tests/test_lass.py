@@ -24,8 +24,11 @@ from harness.lass.likelihood import (
 )
 from harness.lass.models import VQVAE, PriorConfig, VQVAEConfig, make_prior, with_bos
 from harness.lass.separate import (
+    POSTERIOR_ROWS,
+    Posterior,
     PriorPair,
     Sampler,
+    _PreallocatedLayer,
     draw,
     log_prior,
     pick_top_k,
@@ -174,6 +177,42 @@ def test_cached_prior_steps_equal_a_full_forward(prior):
     assert torch.allclose(torch.stack(steps, 1), full, atol=1e-5)
 
 
+def test_the_preallocated_cache_gives_the_dynamic_caches_numbers_through_reorders(prior):
+    # the same log-probabilities, bit for bit, as transformers' own cache, also after beam-search
+    # reorders and past the first buffer's room (CACHE_ROOM is 64; the prior holds 6 positions,
+    # so a prior with 80 positions is made here)
+    from transformers.cache_utils import DynamicCache
+
+    torch.manual_seed(1)
+    long_prior = make_prior(PriorConfig(codes=9, length=79, n_layer=2, n_embd=16, n_head=2)).eval()
+    ours, theirs = PriorPair(long_prior, long_prior, 9), PriorPair(long_prior, long_prior, 9)
+    theirs.cache = DynamicCache()
+    gen = torch.Generator().manual_seed(0)
+    t = torch.full((3,), 9)
+    for step in range(80):
+        got, want = ours.step(t, t, 1.0), theirs.step(t, t, 1.0)
+        assert all(torch.equal(a, b) for a, b in zip(got, want)), step
+        if step % 7 == 3:  # keep rows as beam search does
+            keep = torch.randint(0, 3, (3,), generator=gen)
+            ours.reorder(keep, 3)
+            theirs.reorder(keep, 3)
+        t = torch.randint(0, 9, (3,), generator=gen)
+    assert isinstance(ours.cache.layers[0], _PreallocatedLayer) and ours.cache.get_seq_length() == 80
+
+
+def test_the_posteriors_top_k_by_blocks_equals_top_k_of_the_whole():
+    torch.manual_seed(0)
+    n, k, pairs = 2 * POSTERIOR_ROWS + 5, 9, 40
+    lp1, lp2 = torch.log_softmax(torch.randn(n, k), -1), torch.log_softmax(torch.randn(n, k), -1)
+    z1, z2, log_l = torch.randint(0, k, (pairs,)), torch.randint(0, k, (pairs,)), -torch.rand(pairs)
+    post = Posterior(lp1, lp2, z1, z2, log_l, 0.5)
+    whole = lp1[:, z1] + lp2[:, z2] + 0.5 * log_l
+    assert torch.equal(post.full(), whole)
+    values, index = post.top_k(6)
+    want = torch.topk(whole, 6, dim=-1)
+    assert torch.equal(values, want.values) and torch.equal(index, want.indices)
+
+
 def _one_to_one_likelihood(k, half):
     """Mixture code m = z1 * half + z2 for z1, z2 < half: only (z1, z2) and (z2, z1) make m."""
     z1, z2, m = [], [], []
@@ -242,9 +281,9 @@ def test_draw_follows_the_softmax_and_top_k_renormalises_over_the_k_best():
         assert torch.all((freq - law).abs() <= 4 * torch.sqrt(law * (1 - law) / n) + 1e-12)
         assert freq[law == 0].sum() == 0  # impossible entries are never drawn
     # top-k with k = 2: only the two best of each row, in proportion 0.5 : 0.3 and 0.4 : 0.3
-    picked, _, _ = pick_top_k(
-        logits.repeat_interleave(n, 0), Sampler("top_k", 1, top_k=2), gen, torch.zeros(1)
-    )
+    rows, none = logits.repeat_interleave(n, 0), torch.zeros(2 * n, 1)  # lp2 = 0, log L = 0
+    post = Posterior(rows, none, torch.arange(5), torch.zeros(5, dtype=torch.long), torch.zeros(5), 1.0)
+    picked, _, _ = pick_top_k(post, Sampler("top_k", 1, top_k=2), gen, torch.zeros(1))
     first, second = picked.reshape(2, n)
     assert set(first.tolist()) == {0, 1} and set(second.tolist()) == {3, 4}
     assert abs(float((first == 0).double().mean()) - 0.5 / 0.8) < 0.01

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from transformers.cache_utils import Cache, DynamicLayer
 
 from harness.core.errors import HarnessError
 from harness.lass.likelihood import Likelihood
@@ -36,6 +37,8 @@ from harness.lass.models import with_bos
 
 SAMPLERS = ("ancestral", "top_k", "greedy", "beam")
 HALVE_EVERY = 100  # the refinement's learning rate halves every 100 steps (original code)
+CACHE_ROOM = 64  # positions a key/value cache layer holds before it first grows
+POSTERIOR_ROWS = 32  # candidates per block of the top-k sampler's posterior
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,44 @@ class Sampler:
             raise HarnessError("a sampler needs at least one candidate / beam")
 
 
+class _PreallocatedLayer(DynamicLayer):
+    """A key/value cache layer that writes each step into a buffer with room to spare and hands
+    attention views of the filled part: the same keys and values as transformers' ``DynamicLayer``,
+    which concatenates the whole cache at every step (at 512 candidates x 49 positions that copy
+    took a fifth of a separation's time on one CPU thread)."""
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        super().lazy_initialization(key_states, value_states)
+        self.length, self._k, self._v = 0, None, None
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        new = key_states.shape[-2]
+        if self._k is None or self.length + new > self._k.shape[-2]:  # grow: twice the room
+            room = max(CACHE_ROOM, 2 * (self.length + new))
+            k = key_states.new_empty(*key_states.shape[:-2], room, key_states.shape[-1])
+            v = value_states.new_empty(*value_states.shape[:-2], room, value_states.shape[-1])
+            if self.length:
+                k[..., : self.length, :], v[..., : self.length, :] = self.keys, self.values
+            self._k, self._v = k, v
+        self._k[..., self.length : self.length + new, :] = key_states
+        self._v[..., self.length : self.length + new, :] = value_states
+        self.length += new
+        self.keys, self.values = self._k[..., : self.length, :], self._v[..., : self.length, :]
+        return self.keys, self.values
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        if self.is_initialized and self.length:
+            self._k, self._v = self._k.index_select(0, beam_idx), self._v.index_select(0, beam_idx)
+            self.keys, self.values = self._k[..., : self.length, :], self._v[..., : self.length, :]
+
+
+def new_cache() -> Cache:
+    """An empty key/value cache of ``_PreallocatedLayer`` layers, added as the model needs them."""
+    return Cache(layer_class_to_replicate=_PreallocatedLayer)
+
+
 class PriorPair:
     """The two autoregressive priors with their key/value caches; the same model for both
     sources (the unsupervised setting) runs both in one batch."""
@@ -70,12 +111,14 @@ class PriorPair:
         """Feed the last tokens ``[n]`` of both streams; log p(next code) ``[n, K]`` of each."""
         k = self.bos  # codes are 0..K-1; the BOS token K is never predicted
         if self.models[0] is self.models[1]:
+            if self.cache is None:
+                self.cache = new_cache()
             out = self.models[0](input_ids=torch.cat([t1, t2])[:, None], cache=self.cache, use_cache=True)
             self.cache = out.cache
             logits = out.logits[:, -1, :k]
             l1, l2 = logits.chunk(2)
         else:
-            caches = self.cache or (None, None)
+            caches = self.cache or (new_cache(), new_cache())
             outs = [m(input_ids=t[:, None], cache=c, use_cache=True)
                     for m, t, c in zip(self.models, (t1, t2), caches)]  # fmt: skip
             self.cache = tuple(o.cache for o in outs)
@@ -91,21 +134,46 @@ class PriorPair:
                 cache.reorder_cache(index)
 
 
-def _posterior(lp1, lp2, z1, z2, log_l, scale):
-    """[n, nnz]: lp1[:, z1] + lp2[:, z2] + scale * log_l, the same sums in the same order, with
-    ``index_select`` (six times faster than indexing ``lp1[:, z1]`` on the CPU here)."""
-    return torch.index_select(lp1, 1, z1).add_(torch.index_select(lp2, 1, z2)).add_(scale * log_l)
+class Posterior:
+    """The log-posterior ``[n, nnz]`` of the n running candidates at one position (module
+    docstring), lp1[:, z1] + lp2[:, z2] + lambda * log L, formed on demand: whole (``full``), or
+    block of rows by block reduced to each row's k best (``top_k``), which keeps each block in the
+    CPU's cache (at 512 candidates x thousands of pairs, 1.5 times faster on one thread here) and
+    gives the same numbers, row by row."""
+
+    def __init__(self, lp1, lp2, z1, z2, log_l, scale: float):
+        self.lp1, self.lp2, self.z1, self.z2 = lp1, lp2, z1, z2
+        self.scaled = scale * log_l
+
+    @property
+    def width(self) -> int:
+        return int(self.z1.numel())
+
+    def rows(self, lo: int, hi: int) -> torch.Tensor:
+        """Rows lo..hi, with ``index_select`` (six times faster than indexing ``lp1[:, z1]`` on
+        the CPU here)."""
+        return (torch.index_select(self.lp1[lo:hi], 1, self.z1)
+                .add_(torch.index_select(self.lp2[lo:hi], 1, self.z2)).add_(self.scaled))  # fmt: skip
+
+    def full(self) -> torch.Tensor:
+        return self.rows(0, self.lp1.shape[0])
+
+    def top_k(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's ``k`` largest values and their columns, largest first (``torch.topk``)."""
+        blocks = [torch.topk(self.rows(lo, lo + POSTERIOR_ROWS), k, dim=-1)
+                  for lo in range(0, self.lp1.shape[0], POSTERIOR_ROWS)]  # fmt: skip
+        return torch.cat([b.values for b in blocks]), torch.cat([b.indices for b in blocks])
 
 
-# One function per sampler (line 8 of Algorithm 2): from the log-posterior ``post`` [n, nnz] of
-# the n running candidates and their path scores, the pair j each candidate continues with, the
+# One function per sampler (line 8 of Algorithm 2): from the log-posterior ``post`` of the n
+# running candidates and their path scores, the pair j each candidate continues with, the
 # candidates kept (None: all, in order) and the new path scores (the log-posterior summed along
 # each candidate's path, what ``posterior_scores`` gives for whole sequences).
 Pick = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
 
 
 def _extend(scores: torch.Tensor, post: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-    """Path scores ``[n]`` after each candidate continues with its pair ``j``."""
+    """Path scores ``[n]`` after each candidate continues with its pair ``j`` of ``post``."""
     return scores + post.gather(1, j[:, None])[:, 0]
 
 
@@ -120,37 +188,36 @@ def draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def pick_ancestral(
-    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
+    post: Posterior, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
 ) -> Pick:
     """Each candidate draws a pair from its posterior."""
-    j = draw(post, generator)
-    return j, None, _extend(scores, post, j)
+    full = post.full()
+    j = draw(full, generator)
+    return j, None, _extend(scores, full, j)
 
 
-def pick_top_k(
-    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
-) -> Pick:
+def pick_top_k(post: Posterior, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
     """Each candidate draws a pair from its ``top_k`` most probable pairs."""
-    if sampler.top_k >= post.shape[1]:
+    if sampler.top_k >= post.width:
         return pick_ancestral(post, sampler, generator, scores)
-    best, index = torch.topk(post, sampler.top_k, dim=-1)
-    j = index.gather(1, draw(best, generator)[:, None])[:, 0]
-    return j, None, _extend(scores, post, j)
+    best, index = post.top_k(sampler.top_k)
+    d = draw(best, generator)[:, None]
+    return index.gather(1, d)[:, 0], None, _extend(scores, best, d[:, 0])
 
 
-def pick_greedy(
-    post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor
-) -> Pick:
+def pick_greedy(post: Posterior, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
     """The most probable pair."""
-    j = post.argmax(-1)
-    return j, None, _extend(scores, post, j)
+    full = post.full()
+    j = full.argmax(-1)
+    return j, None, _extend(scores, full, j)
 
 
-def pick_beam(post: torch.Tensor, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
+def pick_beam(post: Posterior, sampler: Sampler, generator: torch.Generator, scores: torch.Tensor) -> Pick:
     """Beam search: the ``candidates`` best extensions of all beams by summed log-posterior."""
-    total = (scores[:, None] + post).reshape(-1)
+    full = post.full()
+    total = (scores[:, None] + full).reshape(-1)
     scores, flat = torch.topk(total, min(sampler.candidates, total.numel()))
-    return flat % post.shape[1], flat // post.shape[1], scores
+    return flat % full.shape[1], flat // full.shape[1], scores
 
 
 PICK = {"ancestral": pick_ancestral, "top_k": pick_top_k, "greedy": pick_greedy, "beam": pick_beam}
@@ -189,7 +256,7 @@ def sample_codes(
                 stats["fallbacks"] = stats.get("fallbacks", 0) + 1
             grid = torch.arange(k * k, device=device)
             z1, z2, log_l = grid // k, grid % k, torch.zeros(k * k, device=device)
-        post = _posterior(lp1, lp2, z1, z2, log_l, sampler.likelihood_scale)
+        post = Posterior(lp1, lp2, z1, z2, log_l, sampler.likelihood_scale)
         j, keep, scores = pick(post, sampler, generator, scores)
         if keep is not None:
             priors.reorder(keep, seq1.shape[0])
