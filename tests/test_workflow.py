@@ -289,6 +289,16 @@ def test_lass_thesis_search_writes_only_beside_the_embedded_run():
     assert [p for p in outputs if not p.startswith(roots)] == []
 
 
+def test_table_5_4_times_the_thesis_settings_apart_only_where_the_test_run_is_not_at_them(tiny_workflow_dir):
+    # embedded: the test run draws the thesis's 512 candidates with T = 500, so one timing serves
+    # both; the tiny config's test run (8 candidates) is timed apart from its thesis settings (4)
+    target = ["--", "results/lass/table_5_4.csv"]
+    for wf, apart in ((REPO, False), (tiny_workflow_dir, True)):
+        jobs = dry_run_jobs(run(["snakemake", "-n", "-c1", "--forceall", *target], cwd=wf).stdout)
+        assert "lass_timing" in jobs and "lass_report" in jobs
+        assert ("lass_timing_thesis_settings" in jobs) == apart
+
+
 def test_slurm_profile_dry_run(workflow_dir):
     out = run(["snakemake", "-n", "--profile", "slurm", "--forceall"], cwd=workflow_dir).stdout
     jobs = dry_run_jobs(out)

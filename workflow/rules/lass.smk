@@ -101,6 +101,9 @@ rule lass_prior:
         LOGS.format("lass/prior_{dataset}"),
     benchmark:
         BENCHMARKS.format("lass/prior_{dataset}")
+    # the prior and the counts take both cores one after the other, before the baselines, which
+    # only the report reads and which run beside the test separation
+    priority: 2
     conda:
         "../../envs/lass.yaml"
     threads: LASS["train_threads"]
@@ -134,9 +137,10 @@ rule lass_likelihood:
         LOGS.format("lass/likelihood_{dataset}"),
     benchmark:
         BENCHMARKS.format("lass/likelihood_{dataset}")
+    priority: 2
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["threads"]
+    threads: LASS["train_threads"]
     resources:
         **res("lass_train"),
     params:
@@ -279,31 +283,43 @@ rule lass_timing:
         " --out {output} --log {log}"
 
 
-# Table 5.4 at the thesis's settings (candidates, T) on this scale's machine and models.
-use rule lass_timing as lass_timing_thesis_settings with:
-    output:
-        RP("lass/timing_thesis_settings.json"),
-    log:
-        LOGS.format("lass/timing_thesis_settings"),
-    benchmark:
-        BENCHMARKS.format("lass/timing_thesis_settings")
-    params:
-        samplers=dvc_param("lass.samplers"),
-        settings=dvc_param("lass.timing_thesis_settings"),
-        sampler=smk.json_word(
-            {
-                **LASS["samplers"][LASS["test"]["sampler"]],
-                "candidates": LASS["timing_thesis_settings"]["candidates"],
-            },
-            drop=("label",),
-        ),
-        repeats=cfg("lass.timing_repeats"),
-        refine_settings=dvc_param("lass.refine"),
-        refine=smk.json_word(
-            {**LASS["refine"], "steps": LASS["timing_thesis_settings"]["steps"]}
-        ),
-        seed=cfg("seed"),
-        device=cfg("device"),
+# Table 5.4 at the thesis's settings (candidates, T) on this scale's machine and models, where the
+# test run's differ (where they are the same, lass_timing's row already is at them).
+LASS_TEST_CANDIDATES = LASS["test"].get(
+    "candidates", LASS["samplers"][LASS["test"]["sampler"]]["candidates"]
+)
+LASS_TIME_THESIS_SETTINGS = (LASS_TEST_CANDIDATES, LASS["refine"]["steps"]) != (
+    LASS["timing_thesis_settings"]["candidates"],
+    LASS["timing_thesis_settings"]["steps"],
+)
+
+
+if LASS_TIME_THESIS_SETTINGS:
+
+    use rule lass_timing as lass_timing_thesis_settings with:
+        output:
+            RP("lass/timing_thesis_settings.json"),
+        log:
+            LOGS.format("lass/timing_thesis_settings"),
+        benchmark:
+            BENCHMARKS.format("lass/timing_thesis_settings")
+        params:
+            samplers=dvc_param("lass.samplers"),
+            settings=dvc_param("lass.timing_thesis_settings"),
+            sampler=smk.json_word(
+                {
+                    **LASS["samplers"][LASS["test"]["sampler"]],
+                    "candidates": LASS["timing_thesis_settings"]["candidates"],
+                },
+                drop=("label",),
+            ),
+            repeats=cfg("lass.timing_repeats"),
+            refine_settings=dvc_param("lass.refine"),
+            refine=smk.json_word(
+                {**LASS["refine"], "steps": LASS["timing_thesis_settings"]["steps"]}
+            ),
+            seed=cfg("seed"),
+            device=cfg("device"),
 
 
 rule lass_celeba_test:
@@ -352,7 +368,11 @@ rule lass_report:
         estimates=rules.lass_test.output.estimates,
         baselines=rules.lass_baselines.output,
         timing=rules.lass_timing.output,
-        timing_thesis=rules.lass_timing_thesis_settings.output,
+        timing_thesis=(
+            rules.lass_timing_thesis_settings.output
+            if LASS_TIME_THESIS_SETTINGS
+            else []
+        ),
         samplers=expand(RP("lass/samplers/{sampler}.csv"), sampler=LASS_SAMPLERS),
         # LASS on music (lass_audio.smk): the Slakh rows and Table 5.5
         audio_likelihood=RP("lass/audio/likelihood.json"),
@@ -401,6 +421,11 @@ rule lass_report:
         audio_test_sampler=cfg("lass.audio.test_sampler"),
         audio_dataset=cfg("lass.audio.dataset"),
         out_dir=lambda wildcards, output: os.path.dirname(output.table_5_1),
+        timing_thesis=lambda wildcards, input: (
+            f"--timing-thesis-settings {input.timing_thesis}"
+            if input.timing_thesis
+            else ""
+        ),
         celeba=lambda wildcards, input: (
             f"--celeba-likelihood-meta {input.celeba[0]} --celeba-summary {input.celeba[1]}"
             if input.celeba
@@ -411,7 +436,7 @@ rule lass_report:
         " --test-summary {input.test_summary}"
         " --test-sampler {params.test_sampler} --baselines-csv {input.baselines}"
         " {params.sampler_csvs} --sampler-names {params.names} --timing {input.timing}"
-        " --timing-thesis-settings {input.timing_thesis}"
+        " {params.timing_thesis}"
         " --estimates {input.estimates} --out-dir {params.out_dir} --figure {output.figure}"
         " {params.celeba} --audio-likelihood-meta {input.audio_likelihood}"
         " --audio-test-csv {input.audio_test} --audio-test-summary {input.audio_test_summary}"

@@ -673,7 +673,9 @@ def _register_report(sub, step) -> None:
     )
     p.add_argument("--timing", type=InFile("json"), required=True)
     p.add_argument(
-        "--timing-thesis-settings", type=InFile("json"), required=True, help="timing at the thesis's C and T"
+        "--timing-thesis-settings",
+        type=InFile("json"),
+        help="timing at the thesis's C and T (left out where --timing's run is at them)",
     )
     p.add_argument("--estimates", type=InFile("npz"), required=True)
     p.add_argument("--out-dir", type=IntoDir(), required=True)

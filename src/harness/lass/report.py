@@ -131,7 +131,7 @@ def write_report(
     sampler_csvs: dict[str, str],
     sampler_names: dict[str, str],
     timing_json: str,
-    timing_thesis_json: str,
+    timing_thesis_json: str | None,
     estimates: str,
     out_dir: str,
     figure: str,
@@ -236,7 +236,10 @@ def write_report(
         rows.append((sampler_names[name], "MNIST (PSNR)", mean_std(_column(path, "psnr"))))
     write_ours_csv(os.path.join(out_dir, "table_5_3.csv"), rows + slakh["5_3"])
     rows_5_4 = []
-    for row, path in (("MNIST / LASS (Ours)", timing_json), (THESIS_SETTINGS, timing_thesis_json)):
+    timings = [("MNIST / LASS (Ours)", timing_json)] + (
+        [(THESIS_SETTINGS, timing_thesis_json)] if timing_thesis_json else []
+    )
+    for row, path in timings:
         timing = _load_json(path, "timing")
         seconds = np.asarray(timing["seconds"])
         rows_5_4 += [(row, "Time", mean_std(seconds, " s")),
