@@ -368,10 +368,11 @@ rule lass_report:
         estimates=rules.lass_test.output.estimates,
         baselines=rules.lass_baselines.output,
         timing=rules.lass_timing.output,
+        # where the test run is at the thesis's settings, its timing stands for both rows
         timing_thesis=(
             rules.lass_timing_thesis_settings.output
             if LASS_TIME_THESIS_SETTINGS
-            else []
+            else rules.lass_timing.output
         ),
         samplers=expand(RP("lass/samplers/{sampler}.csv"), sampler=LASS_SAMPLERS),
         # LASS on music (lass_audio.smk): the Slakh rows and Table 5.5
@@ -421,11 +422,6 @@ rule lass_report:
         audio_test_sampler=cfg("lass.audio.test_sampler"),
         audio_dataset=cfg("lass.audio.dataset"),
         out_dir=lambda wildcards, output: os.path.dirname(output.table_5_1),
-        timing_thesis=lambda wildcards, input: (
-            f"--timing-thesis-settings {input.timing_thesis}"
-            if input.timing_thesis
-            else ""
-        ),
         celeba=lambda wildcards, input: (
             f"--celeba-likelihood-meta {input.celeba[0]} --celeba-summary {input.celeba[1]}"
             if input.celeba
@@ -436,7 +432,7 @@ rule lass_report:
         " --test-summary {input.test_summary}"
         " --test-sampler {params.test_sampler} --baselines-csv {input.baselines}"
         " {params.sampler_csvs} --sampler-names {params.names} --timing {input.timing}"
-        " {params.timing_thesis}"
+        " --timing-thesis-settings {input.timing_thesis}"
         " --estimates {input.estimates} --out-dir {params.out_dir} --figure {output.figure}"
         " {params.celeba} --audio-likelihood-meta {input.audio_likelihood}"
         " --audio-test-csv {input.audio_test} --audio-test-summary {input.audio_test_summary}"

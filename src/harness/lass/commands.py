@@ -675,7 +675,8 @@ def _register_report(sub, step) -> None:
     p.add_argument(
         "--timing-thesis-settings",
         type=InFile("json"),
-        help="timing at the thesis's C and T (left out where --timing's run is at them)",
+        required=True,
+        help="timing at the thesis's C and T (the --timing file where its run is at them: one row)",
     )
     p.add_argument("--estimates", type=InFile("npz"), required=True)
     p.add_argument("--out-dir", type=IntoDir(), required=True)
