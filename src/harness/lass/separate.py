@@ -62,7 +62,7 @@ class _PreallocatedLayer(DynamicLayer):
     """A key/value cache layer that writes each step into a buffer with room to spare and hands
     attention views of the filled part: the same keys and values as transformers' ``DynamicLayer``,
     which concatenates the whole cache at every step (at 512 candidates x 49 positions that copy
-    took a fifth of a separation's time on one CPU thread)."""
+    took a fifth of the sampling's time on one CPU thread)."""
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         super().lazy_initialization(key_states, value_states)
