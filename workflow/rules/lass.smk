@@ -101,12 +101,12 @@ rule lass_prior:
         LOGS.format("lass/prior_{dataset}"),
     benchmark:
         BENCHMARKS.format("lass/prior_{dataset}")
-    # the prior and the counts take both cores one after the other, before the baselines, which
-    # only the report reads and which run beside the test separation
+    # the prior and the counts go first after the VQ-VAE; the baselines, which only the report
+    # reads, run beside the test separation
     priority: 2
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["train_threads"]
+    threads: LASS["threads"]
     resources:
         **res("lass_train"),
     params:
@@ -140,7 +140,7 @@ rule lass_likelihood:
     priority: 2
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["train_threads"]
+    threads: LASS["threads"]
     resources:
         **res("lass_train"),
     params:
