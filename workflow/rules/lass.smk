@@ -11,13 +11,11 @@ LASS_SAMPLERS = sorted(LASS["samplers"])
 lass_sampler = lambda name: smk.json_word(LASS["samplers"][name], drop=("label",))
 # The test run's sampler (Tables 5.2 and 5.4): lass.test.sampler, with lass.test.candidates
 # where given.
-LASS_TEST_SAMPLER = smk.json_word(
-    {
-        **LASS["samplers"][LASS["test"]["sampler"]],
-        **{k: v for k, v in LASS["test"].items() if k == "candidates"},
-    },
-    drop=("label",),
-)
+LASS_TEST_SPEC = {
+    **LASS["samplers"][LASS["test"]["sampler"]],
+    **{k: v for k, v in LASS["test"].items() if k == "candidates"},
+}
+LASS_TEST_SAMPLER = smk.json_word(LASS_TEST_SPEC, drop=("label",))
 # A per-dataset LASS setting (lass.<dataset>.<key>) as a param of a {dataset} rule.
 lass_cfg = lambda key: wcfg(f"lass.{{dataset}}.{key}")
 # The files a LASS separation reads for one dataset.
@@ -106,7 +104,7 @@ rule lass_prior:
     priority: 2
     conda:
         "../../envs/lass.yaml"
-    threads: LASS["threads"]
+    threads: LASS["train_threads"]
     resources:
         **res("lass_train"),
     params:
@@ -285,10 +283,7 @@ rule lass_timing:
 
 # Table 5.4 at the thesis's settings (candidates, T) on this scale's machine and models, where the
 # test run's differ (where they are the same, lass_timing's row already is at them).
-LASS_TEST_CANDIDATES = LASS["test"].get(
-    "candidates", LASS["samplers"][LASS["test"]["sampler"]]["candidates"]
-)
-LASS_TIME_THESIS_SETTINGS = (LASS_TEST_CANDIDATES, LASS["refine"]["steps"]) != (
+LASS_TIME_THESIS_SETTINGS = (LASS_TEST_SPEC["candidates"], LASS["refine"]["steps"]) != (
     LASS["timing_thesis_settings"]["candidates"],
     LASS["timing_thesis_settings"]["steps"],
 )
