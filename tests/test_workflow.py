@@ -135,8 +135,8 @@ def _check_subset(workflow_dir):
 
 def _check_table_5_4(workflow_dir):
     """Table 5.4: the tiny test run (512 candidates, T = 5) is timed apart from the thesis's
-    settings (4 candidates, T = 3 here), two rows; given the test run's own timing as the thesis's, the report prints one row
-    and says it is at the thesis's candidates and T."""
+    settings (4 candidates, T = 3 here), two rows; given the test run's own timing as the
+    thesis's, the report prints one row and says it is at the thesis's candidates and T."""
     import csv
     import shlex
 
@@ -438,6 +438,10 @@ def test_dvc_stages_mirror_rules():
     sit = stages["sit_evaluate_smollm2"]["params"][0]["config.yaml"]
     assert "sit.models.smollm2" in sit and "sit.models" not in sit  # one model's entry, not the list
     assert "models/odeen/interpreter_1438x1000.pt" in train["outs"]
+    # the LASS report reads the test run's timing through two arguments: one dependency
+    report = stages["lass_report"]["deps"]
+    assert report.count("results/lass/timing.json") == 1
+    assert all(len(set(s["deps"])) == len(s["deps"]) for s in stages.values())
 
 
 @pytest.fixture

@@ -61,7 +61,9 @@ def stage_name(job) -> str:
 
 def stage_for(job) -> dict:
     cmd = " ".join(str(job.shellcmd).split())
-    deps = [str(f) for f in job.input]  # the rule's `code` input: the source files it runs
+    # the rule's `code` input: the source files it runs; a file two inputs name (the report's
+    # --timing and --timing-thesis-settings where the test run is at the thesis's settings) once
+    deps = list(dict.fromkeys(str(f) for f in job.input))
     # cfg("a.b") params of the rule, and those an input function returned for this job
     evaluated = [p for p in job.params if isinstance(p, ConfigParam)]
     params = sorted({p.key for p in [*job.rule.params, *evaluated] if isinstance(p, ConfigParam)})
