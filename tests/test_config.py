@@ -38,6 +38,8 @@ def test_lass_thesis_search_overlay_changes_only_the_search():
             k: v for k, v in embedded_lass["samplers"][name].items() if k != "candidates"
         }
     assert lass["mnist"]["vqvae"] == embedded_lass["mnist"]["vqvae"]  # the same models, retrained
+    # the thesis's k = 32 in the test run, the rest of the embedded test setting kept
+    assert lass["test"] == {**embedded_lass["test"], "sampler": "top_k32"}
     assert lass["mnist"]["prior"] == embedded_lass["mnist"]["prior"] and search["seed"] == base["seed"]
 
 

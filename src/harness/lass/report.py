@@ -111,8 +111,9 @@ def _load_json(path: str, kind: str) -> dict:
 
 
 def _setting(sampler: dict, refine: dict, label: str = "") -> str:
-    """'<label or sampler kind>, C candidates, T = steps'."""
-    return f"{label or sampler['kind']}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
+    """'<label or sampler kind (with its k)>, C candidates, T = steps'."""
+    name = label or sampler["kind"] + (f" (k = {sampler['top_k']})" if sampler.get("top_k") else "")
+    return f"{name}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
 
 
 def _timing_setting(timing: dict, runs: int) -> str:
