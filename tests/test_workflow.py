@@ -150,7 +150,7 @@ def _check_table_5_4(workflow_dir):
     assert set(rows) == {"MNIST / LASS (Ours)", "MNIST / LASS (Ours), setting",
                          "MNIST / LASS (Ours), thesis's candidates and T",
                          "MNIST / LASS (Ours), thesis's candidates and T, setting"}  # fmt: skip
-    assert "top_k (k = 32), 512 candidates, T = 5" in rows["MNIST / LASS (Ours), setting"]
+    assert "Top-k (k = 32), 512 candidates, T = 5" in rows["MNIST / LASS (Ours), setting"]
     assert "4 candidates, T = 3" in rows["MNIST / LASS (Ours), thesis's candidates and T, setting"]
     shown = run(["snakemake", "-n", "-p", "-f", "results/lass/table_5_1.csv"], cwd=workflow_dir).stdout
     argv = shlex.split(re.search(r"(harness lass report .*)$", shown, re.M).group(1))
@@ -161,7 +161,7 @@ def _check_table_5_4(workflow_dir):
     rows = timing_rows(workflow_dir / "same_timing/table_5_4.csv")
     assert set(rows) == {"MNIST / LASS (Ours)", "MNIST / LASS (Ours), setting"}
     assert rows["MNIST / LASS (Ours), setting"].endswith(
-        "top_k (k = 32), 512 candidates, T = 5; VQ-VAE K = 32, width 16 (the thesis's candidates and T)"
+        "Top-k (k = 32), 512 candidates, T = 5; VQ-VAE K = 32, width 16 (the thesis's candidates and T)"
     )
 
 

@@ -111,17 +111,16 @@ def _load_json(path: str, kind: str) -> dict:
 
 
 def _setting(sampler: dict, refine: dict, label: str = "") -> str:
-    """'<label or sampler kind (with its k)>, C candidates, T = steps'."""
-    name = label or sampler["kind"] + (f" (k = {sampler['top_k']})" if sampler.get("top_k") else "")
-    return f"{name}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
+    """'<label or sampler kind>, C candidates, T = steps'."""
+    return f"{label or sampler['kind']}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
 
 
-def _timing_setting(timing: dict, runs: int) -> str:
+def _timing_setting(timing: dict, runs: int, label: str) -> str:
     threads = f"{timing['threads']} thread" + ("s" if timing["threads"] != 1 else "")
     vq = timing.get("vqvae") or {}
     size = f"; VQ-VAE K = {vq['codes']}, width {vq['dim']}" if vq else ""
     return (f"{timing['device']}, {threads}, {runs} runs after a warm-up; "
-            f"{_setting(timing['sampler'], timing['refine'])}{size}")  # fmt: skip
+            f"{_setting(timing['sampler'], timing['refine'], label)}{size}")  # fmt: skip
 
 
 def write_report(
@@ -245,7 +244,8 @@ def write_report(
     for row, path in timings:
         timing = _load_json(path, "timing")
         seconds = np.asarray(timing["seconds"])
-        setting = _timing_setting(timing, len(seconds)) + (" (the thesis's candidates and T)" if same else "")
+        setting = _timing_setting(timing, len(seconds), sampler_label)
+        setting += " (the thesis's candidates and T)" if same else ""
         rows_5_4 += [(row, "Time", mean_std(seconds, " s")), (f"{row}, setting", "Time", setting)]
     write_ours_csv(os.path.join(out_dir, "table_5_4.csv"), rows_5_4 + rerank_time + slakh["5_4"],
                    only_ours={THESIS_SETTINGS, f"{THESIS_SETTINGS}, setting", "MNIST / LASS (Ours), setting",
@@ -254,8 +254,9 @@ def write_report(
         write_ours_csv(os.path.join(out_dir, "table_5_5.csv"), slakh["5_5"], note=slakh["note_5_5"],
                        only_ours={NO_SEPARATION, AUDIO_CEILING, COUNTED, FALLBACKS, "Test mixtures (ours)",
                                   "LASS sampler (ours)"})  # fmt: skip
-    label = sampler_names.get(test_sampler, test_sampler)
-    plot_separations(estimates, figure, f"LASS on MNIST test mixtures ({label}, L2 selection, refinement)")
+    plot_separations(
+        estimates, figure, f"LASS on MNIST test mixtures ({sampler_label}, L2 selection, refinement)"
+    )
 
 
 def _paired(diff: np.ndarray) -> str:
