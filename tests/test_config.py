@@ -40,6 +40,9 @@ def test_lass_thesis_search_overlay_changes_only_the_search():
     assert lass["mnist"]["vqvae"] == embedded_lass["mnist"]["vqvae"]  # the same models, retrained
     # the thesis's k = 32 in the test run, the rest of the embedded test setting kept
     assert lass["test"] == {**embedded_lass["test"], "sampler": "top_k32"}
+    # and the original code's pull in the refinement (the embedded run's is validated apart)
+    assert lass["refine"] == {**embedded_lass["refine"], "regularizer": 1.0e-3}
+    assert embedded_lass["refine"]["regularizer"] != 1.0e-3
     assert lass["mnist"]["prior"] == embedded_lass["mnist"]["prior"] and search["seed"] == base["seed"]
 
 

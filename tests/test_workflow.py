@@ -81,6 +81,9 @@ def _check_subset(workflow_dir):
         cells = {(r["row"], r["column"]): r for r in csv.DictReader(fh)}
     assert 13 < float(cells[("Average", "MNIST (PSNR)")]["ours"]) < 17
     assert cells[("BASIS NCSN (cited)", "MNIST (PSNR)")]["ours"] == ""
+    # the row names the whole protocol: sampler, candidates, T and the refinement's step and pull
+    setting = cells[("LASS sampler (ours)", "MNIST (PSNR)")]["ours"]
+    assert setting == "Top-k (k = 32), 512 candidates, T = 5, alpha = 0.1, pull 0.001", setting
     with open(workflow_dir / "results/lass/test.csv") as fh:
         test = list(csv.DictReader(fh))
     assert len(test) == 8 and len({(r["source_1"], r["source_2"]) for r in test}) == 8

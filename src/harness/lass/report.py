@@ -115,6 +115,13 @@ def _setting(sampler: dict, refine: dict, label: str = "") -> str:
     return f"{label or sampler['kind']}, {sampler.get('candidates', 1)} candidates, T = {refine['steps']}"
 
 
+def _refinement(refine: dict) -> str:
+    """', alpha = a, pull p': the refinement's step size (Eqs. 5.5-5.6) and its pull towards the
+    sampled codes (the original code's, not in the thesis's equations), where the run logged them."""
+    return "".join(f", {name}{refine[key]:g}" for key, name in (("alpha", "alpha = "), ("regularizer", "pull "))
+                   if isinstance(refine.get(key), (int, float)))  # fmt: skip
+
+
 def _timing_setting(timing: dict, runs: int, label: str) -> str:
     threads = f"{timing['threads']} thread" + ("s" if timing["threads"] != 1 else "")
     vq = timing.get("vqvae") or {}
@@ -202,7 +209,7 @@ def write_report(
             (
                 "LASS sampler (ours)",
                 "MNIST (PSNR)",
-                _setting(test["sampler"], test["refine"], sampler_label),
+                _setting(test["sampler"], test["refine"], sampler_label) + _refinement(test["refine"]),
             ),
             *rerank_rows,
         ]
